@@ -1,0 +1,3 @@
+"""Shared fixtures live in plugin modules, one per area, so each area owns its own file."""
+
+pytest_plugins = ["fixtures_emulator", "fixtures_db"]

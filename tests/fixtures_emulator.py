@@ -1,0 +1,1 @@
+"""Fixtures for the SP-API emulator (filled in with the emulator)."""
