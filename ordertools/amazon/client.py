@@ -1,0 +1,525 @@
+"""The Selling Partner API client: orders in, shipment confirmations out.
+
+One `requests.Session` per client (connection reuse is most of the speed), one token bucket per
+operation seeded with Amazon's usage plan and re-rated from `x-amzn-RateLimit-Limit`, so the
+client waits for a token instead of provoking a 429. What still goes wrong is retried within
+bounds by tenacity: 429s (after draining the bucket: Amazon's is empty whatever ours believed)
+and 500/503, resets and timeouts, with jittered exponential backoff. Everything else becomes a
+typed error from `ordertools.errors` whose text a person can act on and which never holds a
+secret.
+
+Amazon's JSON becomes typed models here (`parse_search_page`, `parse_order`); nothing past the
+client touches raw dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from ..errors import (
+    AccessDenied,
+    AmazonError,
+    InvalidInput,
+    NotFound,
+    ServerFailure,
+    Throttled,
+)
+from .auth import AccessTokens, Credentials, scrub
+from .models import KNOWN_STATUSES, AmazonOrder, SearchPage, parse_order, parse_search_page, utc_iso
+from .ratelimit import DEFAULT_PLANS, TokenBucket
+from .regions import LWA_TOKEN_URL, endpoint_for
+
+log = logging.getLogger(__name__)
+
+SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
+GET_ORDER_PATH = "/orders/2026-01-01/orders/{order_id}"
+CONFIRM_SHIPMENT_PATH = "/orders/v0/orders/{order_id}/shipmentConfirmation"
+
+# The datasets a sync needs: who bought, where it goes, what it's worth, how it ships.
+DEFAULT_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
+INCLUDED_DATA = frozenset(
+    DEFAULT_INCLUDED_DATA
+    + ("EXPENSE", "PROMOTION", "CANCELLATION", "TAX", "PAYMENT", "FULFILLMENT_ORDERS")
+)
+MAX_MARKETPLACES = 50
+
+USER_AGENT = "ordertools/0.1 (Language=Python)"
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying. Attempts = 1 + retries; waits double from `initial` to `max`."""
+
+    throttle_retries: int = 5  # 429s retried before `Throttled`
+    failure_retries: int = 3  # 5xx, resets and timeouts retried before `ServerFailure`
+    initial: float = 1.0
+    max: float = 60.0
+    jitter: float = 1.0
+    timeout: tuple[float, float] = (10.0, 60.0)  # (connect, read) seconds for every request
+
+
+# For tests and benchmarks: the same shape of policy, over in milliseconds.
+FAST_RETRIES = RetryPolicy(initial=0.01, max=0.05, jitter=0.01, timeout=(2.0, 5.0))
+
+
+@dataclass
+class OperationStats:
+    """What one operation cost: the sync report and the benchmark print these."""
+
+    requests: int = 0
+    throttled: int = 0  # 429 answers
+    failures: int = 0  # 5xx answers, resets and timeouts
+    retries: int = 0
+    token_wait: float = 0.0  # seconds spent waiting for the local token bucket
+    backoff: float = 0.0  # seconds spent backing off before retries
+
+
+@dataclass
+class _Budget:
+    """Retries left in one call, per kind of trouble; a tenacity stop condition."""
+
+    throttled: int
+    failed: int
+    attempts: int = field(default=0)
+
+    def __call__(self, state: RetryCallState) -> bool:
+        self.attempts = state.attempt_number
+        if isinstance(state.outcome.exception(), Throttled):
+            self.throttled -= 1
+            return self.throttled < 0
+        self.failed -= 1
+        return self.failed < 0
+
+
+class AmazonClient:
+    """An SP-API client for one store (one seller account in one region)."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        region: str = "na",
+        endpoint: str | None = None,
+        token_url: str = LWA_TOKEN_URL,
+        store_name: str | None = None,
+        plans: dict[str, tuple[float, int]] | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+    ):
+        self.endpoint = (endpoint or endpoint_for(region)).rstrip("/")
+        self.store_name = store_name
+        self._for_store = f" for store {store_name}" if store_name else ""
+        self._retry = retry
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._buckets = {
+            op: TokenBucket(rate, burst, clock)
+            for op, (rate, burst) in {**DEFAULT_PLANS, **(plans or {})}.items()
+        }
+        self.stats: dict[str, OperationStats] = {op: OperationStats() for op in self._buckets}
+        self.tokens = AccessTokens(
+            credentials, token_url, self._send, store=self._for_store[1:], clock=clock
+        )
+
+    def __repr__(self) -> str:
+        return f"AmazonClient(store={self.store_name!r}, endpoint={self.endpoint!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> AmazonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def search_orders(
+        self,
+        *,
+        marketplace_ids: Sequence[str],
+        last_updated_after: datetime | None = None,
+        last_updated_before: datetime | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        fulfillment_statuses: Iterable[str] | None = None,
+        max_results_per_page: int = 100,
+        included_data: Iterable[str] = DEFAULT_INCLUDED_DATA,
+    ) -> Iterator[SearchPage]:
+        """Every page of orders matching the filters, fetched as the caller iterates.
+
+        The arguments are checked here, before anything is sent, so a mistake raises
+        `InvalidInput` at the call rather than at the first page.
+        """
+        query = _search_query(
+            marketplace_ids=marketplace_ids,
+            last_updated_after=last_updated_after,
+            last_updated_before=last_updated_before,
+            created_after=created_after,
+            created_before=created_before,
+            fulfillment_statuses=fulfillment_statuses,
+            max_results_per_page=max_results_per_page,
+            included_data=included_data,
+        )
+        return self._pages(query)
+
+    def _pages(self, query: dict[str, str]) -> Iterator[SearchPage]:
+        token = None
+        while True:
+            # Amazon wants every filter repeated with the same values beside the token.
+            params = query if token is None else {**query, "paginationToken": token}
+            page = parse_search_page(self._call("searchOrders", "GET", SEARCH_ORDERS_PATH, params))
+            yield page
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def get_order(
+        self, order_id: str, included_data: Iterable[str] = DEFAULT_INCLUDED_DATA
+    ) -> AmazonOrder:
+        """One order by its Amazon id; `NotFound` when this seller has no such order."""
+        params = {"includedData": _included(included_data, "getOrder")}
+        path = GET_ORDER_PATH.format(order_id=quote(_order_id(order_id, "getOrder"), safe=""))
+        body = self._call("getOrder", "GET", path, params)
+        return parse_order(body.get("order") if isinstance(body, dict) else None)
+
+    def confirm_shipment(
+        self,
+        order_id: str,
+        *,
+        marketplace_id: str,
+        package_reference_id: str,
+        carrier_code: str,
+        tracking_number: str,
+        ship_date: datetime,
+        items: list[tuple[str, int]],
+        carrier_name: str | None = None,
+        shipping_method: str | None = None,
+    ) -> None:
+        """Tell Amazon a package left (v0 confirmShipment); returns when Amazon accepted it."""
+        body = _shipment_confirmation(
+            marketplace_id=marketplace_id,
+            package_reference_id=package_reference_id,
+            carrier_code=carrier_code,
+            tracking_number=tracking_number,
+            ship_date=ship_date,
+            items=items,
+            carrier_name=carrier_name,
+            shipping_method=shipping_method,
+        )
+        order = quote(_order_id(order_id, "confirmShipment"), safe="")
+        path = CONFIRM_SHIPMENT_PATH.format(order_id=order)
+        self._call("confirmShipment", "POST", path, body=body)
+
+    # -- one operation call: pacing, retries, errors ------------------------------------------
+
+    def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        """The decoded JSON answer (None for an empty one), after bounded retries."""
+        budget = _Budget(self._retry.throttle_retries, self._retry.failure_retries)
+        retrying = Retrying(
+            retry=retry_if_exception_type((Throttled, ServerFailure)),
+            stop=budget,
+            wait=wait_exponential_jitter(
+                initial=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
+            ),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._before_retry(operation, state),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, operation, method, self.endpoint + path, params, body)
+        except (Throttled, ServerFailure) as exc:
+            if budget.attempts <= 1:
+                raise
+            raise type(exc)(
+                f"{exc} (gave up after {budget.attempts} attempts)",
+                operation=exc.operation,
+                status=exc.status,
+                code=exc.code,
+            ) from exc
+
+    def _before_retry(self, operation: str, state: RetryCallState) -> None:
+        stats = self.stats[operation]
+        stats.retries += 1
+        wait = state.next_action.sleep if state.next_action else 0.0
+        stats.backoff += wait
+        log.info(
+            "%s: %s; retry %d in %.2f s",
+            operation,
+            state.outcome.exception(),
+            state.attempt_number,
+            wait,
+        )
+
+    def _attempt(
+        self, operation: str, method: str, url: str, params: dict | None, body: dict | None
+    ) -> Any:
+        bucket = self._buckets[operation]
+        stats = self.stats[operation]
+        for renewed in (False, True):
+            stats.token_wait += bucket.take(self._sleep)
+            headers = {"x-amz-access-token": self.tokens.current()}
+            stats.requests += 1
+            response = self._send(operation, method, url, params=params, json=body, headers=headers)
+            if response.status_code == 403 and not renewed and _token_expired(response):
+                # The one refresh-and-retry: Amazon expired the token before our cache did.
+                self.tokens.invalidate()
+                continue
+            if response.status_code < 300:
+                _learn_rate(bucket, response)
+                return self._decode(operation, response)
+            raise self._error(operation, response)
+        raise AssertionError("unreachable")
+
+    def _decode(self, operation: str, response: requests.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            # A body cut short in transit; asking again is the cure.
+            self.stats[operation].failures += 1
+            raise ServerFailure(
+                f"Amazon sent unreadable JSON for {operation}{self._for_store}",
+                operation=operation,
+                status=response.status_code,
+            ) from None
+
+    def _send(self, operation: str, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange with a timeout; transport trouble becomes a retryable failure."""
+        started = time.perf_counter()
+        try:
+            response = self._session.request(method, url, timeout=self._retry.timeout, **kwargs)
+        except requests.RequestException as exc:
+            if operation in self.stats:
+                self.stats[operation].failures += 1
+            raise ServerFailure(
+                f"could not reach {_host(url)} for {operation}{self._for_store} "
+                f"({_transport_problem(exc)}): check the network, or try again later",
+                operation=operation,
+            ) from None  # requests' exception text would bring the URL's noise, not a secret
+        log.debug(
+            "%s %s %s -> %d in %.3f s",
+            operation,
+            method,
+            _path(url),
+            response.status_code,
+            time.perf_counter() - started,
+        )
+        return response
+
+    def _error(self, operation: str, response: requests.Response) -> AmazonError:
+        """The typed error for a non-success answer (and the bucket drained after a 429)."""
+        status = response.status_code
+        code, message = self._amazon_reason(response)
+        what = f"{operation}{self._for_store}"
+        kwargs = {"operation": operation, "status": status, "code": code}
+        if status == 429:
+            self._buckets[operation].drain()
+            self.stats[operation].throttled += 1
+            return Throttled(f"Amazon throttled {what} (429 {code or 'QuotaExceeded'})", **kwargs)
+        if status in RETRYABLE_STATUSES:
+            self.stats[operation].failures += 1
+            return ServerFailure(f"Amazon failed {what} (HTTP {status}): {message}", **kwargs)
+        if status == 400:
+            return InvalidInput(f"Amazon rejected {what} (400 {code}): {message}", **kwargs)
+        if status in (401, 403):
+            return AccessDenied(
+                f"Amazon denied {what} ({status} {code}): {message}; check the app's roles and "
+                "that the store authorized it",
+                **kwargs,
+            )
+        if status == 404:
+            return NotFound(f"Amazon found nothing for {what} (404): {message}", **kwargs)
+        return AmazonError(f"Amazon answered HTTP {status} to {what}: {message}", **kwargs)
+
+    def _amazon_reason(self, response: requests.Response) -> tuple[str | None, str]:
+        """Amazon's first error code and its message (+ details), scrubbed of secrets."""
+        try:
+            errors = response.json().get("errors") or []
+            first = errors[0]
+            code = first.get("code")
+            text = ": ".join(str(t) for t in (first.get("message"), first.get("details")) if t)
+        except (ValueError, AttributeError, IndexError, TypeError):
+            code, text = None, response.reason or ""
+        return code, scrub(text or "no reason given", self.tokens.secrets())
+
+
+# -- request building and local validation ------------------------------------------------------
+
+
+def _search_query(
+    *,
+    marketplace_ids: Sequence[str],
+    last_updated_after: datetime | None,
+    last_updated_before: datetime | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    fulfillment_statuses: Iterable[str] | None,
+    max_results_per_page: int,
+    included_data: Iterable[str],
+) -> dict[str, str]:
+    """searchOrders' query string, after the checks Amazon would otherwise answer 400 to."""
+    op = "searchOrders"
+    if isinstance(marketplace_ids, str):
+        marketplace_ids = [marketplace_ids]
+    if not marketplace_ids or len(marketplace_ids) > MAX_MARKETPLACES:
+        raise _invalid(op, f"marketplace_ids: give 1 to {MAX_MARKETPLACES} marketplace ids")
+    if (created_after is None) == (last_updated_after is None):
+        raise _invalid(op, "give exactly one of created_after and last_updated_after")
+    if created_after is not None and last_updated_before is not None:
+        raise _invalid(op, "last_updated_before goes with last_updated_after, not created_after")
+    if last_updated_after is not None and created_before is not None:
+        raise _invalid(op, "created_before goes with created_after, not last_updated_after")
+    if isinstance(max_results_per_page, bool) or not 1 <= max_results_per_page <= 100:
+        raise _invalid(op, f"max_results_per_page must be 1 to 100, got {max_results_per_page}")
+
+    query = {"marketplaceIds": ",".join(marketplace_ids)}
+    for name, after, before in (
+        ("created", created_after, created_before),
+        ("lastUpdated", last_updated_after, last_updated_before),
+    ):
+        if after is None:
+            continue
+        query[f"{name}After"] = _instant(op, f"{name}After", after)
+        if before is not None:
+            query[f"{name}Before"] = _instant(op, f"{name}Before", before)
+            if before < after:
+                raise _invalid(op, f"{name}Before ({before}) is earlier than {name}After ({after})")
+    if fulfillment_statuses is not None:
+        statuses = list(fulfillment_statuses)
+        unknown = sorted(set(statuses) - KNOWN_STATUSES)
+        if unknown or not statuses:
+            known = ", ".join(sorted(KNOWN_STATUSES))
+            raise _invalid(op, f"fulfillment_statuses: unknown {unknown}; use some of {known}")
+        query["fulfillmentStatuses"] = ",".join(statuses)
+    query["maxResultsPerPage"] = str(max_results_per_page)
+    query["includedData"] = _included(included_data, op)
+    return query
+
+
+def _included(included_data: Iterable[str], op: str) -> str:
+    datasets = [included_data] if isinstance(included_data, str) else list(included_data)
+    unknown = sorted(set(datasets) - INCLUDED_DATA)
+    if unknown:
+        raise _invalid(op, f"included_data: unknown {unknown}; use {sorted(INCLUDED_DATA)}")
+    return ",".join(datasets)
+
+
+def _shipment_confirmation(
+    *,
+    marketplace_id: str,
+    package_reference_id: str,
+    carrier_code: str,
+    tracking_number: str,
+    ship_date: datetime,
+    items: list[tuple[str, int]],
+    carrier_name: str | None,
+    shipping_method: str | None,
+) -> dict[str, Any]:
+    """confirmShipment's body (ConfirmShipmentRequest), after Amazon's stated rules."""
+    op = "confirmShipment"
+    if not marketplace_id:
+        raise _invalid(op, "marketplace_id is required")
+    if not (
+        isinstance(package_reference_id, str)
+        and package_reference_id.isdigit()
+        and int(package_reference_id) > 0
+    ):
+        raise _invalid(
+            op,
+            f"package_reference_id must be a positive number as a string, "
+            f"got {package_reference_id!r}",
+        )
+    if not carrier_code or not tracking_number:
+        raise _invalid(op, "carrier_code and tracking_number are required")
+    if carrier_code == "Other" and not carrier_name:
+        raise _invalid(op, 'carrier_name is required when carrier_code is "Other"')
+    if not items or any(not item_id or quantity < 1 for item_id, quantity in items):
+        raise _invalid(op, "items: give at least one (order item id, quantity >= 1)")
+    package: dict[str, Any] = {
+        "packageReferenceId": package_reference_id,
+        "carrierCode": carrier_code,
+        "trackingNumber": tracking_number,
+        "shipDate": _instant(op, "shipDate", ship_date),
+        "orderItems": [{"orderItemId": i, "quantity": int(q)} for i, q in items],
+    }
+    if carrier_name:
+        package["carrierName"] = carrier_name
+    if shipping_method:
+        package["shippingMethod"] = shipping_method
+    return {"marketplaceId": marketplace_id, "packageDetail": package}
+
+
+def _instant(op: str, name: str, moment: datetime) -> str:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise _invalid(op, f"{name} must be a timezone-aware datetime, got {moment!r}")
+    return utc_iso(moment)
+
+
+def _order_id(order_id: str, op: str) -> str:
+    if not isinstance(order_id, str) or not order_id.strip():
+        raise _invalid(op, f"order id must be a non-empty string, got {order_id!r}")
+    return order_id
+
+
+def _invalid(op: str, reason: str) -> InvalidInput:
+    return InvalidInput(f"{op}: {reason}", operation=op)
+
+
+# -- reading answers -----------------------------------------------------------------------------
+
+
+def _token_expired(response: requests.Response) -> bool:
+    """Whether a 403 says the access token (not the seller's permissions) is the problem."""
+    text = response.text.lower()
+    return "expired" in text or "access token" in text
+
+
+def _learn_rate(bucket: TokenBucket, response: requests.Response) -> None:
+    announced = response.headers.get("x-amzn-RateLimit-Limit")
+    if announced:
+        try:
+            bucket.rerate(float(announced))
+        except ValueError:
+            log.debug("ignoring x-amzn-RateLimit-Limit %r", announced)
+
+
+def _transport_problem(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.Timeout):
+        return "read timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed or was reset"
+    return type(exc).__name__
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
