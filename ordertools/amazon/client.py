@@ -125,11 +125,11 @@ class AmazonClient:
         self._sleep = sleep
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
-        self._buckets = {
+        self.buckets = {
             op: TokenBucket(rate, burst, clock)
             for op, (rate, burst) in {**DEFAULT_PLANS, **(plans or {})}.items()
         }
-        self.stats: dict[str, OperationStats] = {op: OperationStats() for op in self._buckets}
+        self.stats: dict[str, OperationStats] = {op: OperationStats() for op in self.buckets}
         self.tokens = AccessTokens(
             credentials, token_url, self._send, store=self._for_store[1:], clock=clock
         )
@@ -276,7 +276,7 @@ class AmazonClient:
     def _attempt(
         self, operation: str, method: str, url: str, params: dict | None, body: dict | None
     ) -> Any:
-        bucket = self._buckets[operation]
+        bucket = self.buckets[operation]
         stats = self.stats[operation]
         for renewed in (False, True):
             stats.token_wait += bucket.take(self._sleep)
@@ -337,7 +337,7 @@ class AmazonClient:
         what = f"{operation}{self._for_store}"
         kwargs = {"operation": operation, "status": status, "code": code}
         if status == 429:
-            self._buckets[operation].drain()
+            self.buckets[operation].drain()
             self.stats[operation].throttled += 1
             return Throttled(f"Amazon throttled {what} (429 {code or 'QuotaExceeded'})", **kwargs)
         if status in RETRYABLE_STATUSES:
