@@ -1,0 +1,400 @@
+"""The order book's tables, as SQLAlchemy 2 declarative classes.
+
+Two halves: what Amazon says (`AmazonOrderRow`, its items, and the `StatusEvent` ledger that
+records every status we saw and what the rules decided), and our own order book (`LocalOrder`,
+its items, history, customers, products, stock). `Store` holds one seller account's settings and
+the sync `cursor`; `SyncRun` records each run. The database enforces what must never happen
+twice: one Amazon order per store, one local order per Amazon order, one local number per store.
+
+Ownership chains cascade on delete (removing a store removes its orders); optional references
+(customer, sync run) become NULL; a product referenced by an order cannot be deleted.
+
+No column ever holds a secret: a store names the environment variable its refresh token is in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+    true,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    WriteOnlyMapped,
+    mapped_column,
+    relationship,
+    validates,
+)
+
+from .types import JSONDocument, Money, UTCDateTime
+
+# Deterministic constraint names, so migrations can name what they alter on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DEFAULT_REFRESH_TOKEN_ENV = "ORDERTOOLS_REFRESH_TOKEN"
+LOCAL_ORDER_STATUSES = ("pending", "processing", "complete", "canceled")  # custom ones allowed
+HISTORY_SOURCES = ("import", "amazon", "user", "system")
+SYNC_OUTCOMES = ("running", "success", "failed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money, dict[str, Any]: JSONDocument}
+
+
+class Store(Base):
+    """One Amazon seller account in one marketplace, integrated at `integrated_at`."""
+
+    __tablename__ = "stores"
+    __table_args__ = (
+        _one_of("customer_creation", ("guest", "create"), "customer_creation"),
+        _one_of("order_number_source", ("local", "amazon"), "order_number_source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    marketplace_id: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str] = mapped_column(String(8))
+    endpoint: Mapped[str] = mapped_column(String(255))
+    token_url: Mapped[str] = mapped_column(String(255))
+    seller_central_domain: Mapped[str] = mapped_column(String(100))
+    integrated_at: Mapped[datetime]
+    api_lag_seconds: Mapped[int] = mapped_column(default=120, server_default=text("120"))
+    overlap_seconds: Mapped[int] = mapped_column(default=600, server_default=text("600"))
+    refresh_token_env: Mapped[str] = mapped_column(
+        String(100), default=DEFAULT_REFRESH_TOKEN_ENV, server_default=DEFAULT_REFRESH_TOKEN_ENV
+    )
+    import_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    customer_creation: Mapped[str] = mapped_column(
+        String(10), default="guest", server_default="guest"
+    )
+    order_number_source: Mapped[str] = mapped_column(
+        String(10), default="local", server_default="local"
+    )
+    reserve_quantity: Mapped[bool] = mapped_column(default=True, server_default=true())
+    new_order_status: Mapped[str] = mapped_column(
+        String(32), default="pending", server_default="pending"
+    )
+    # e.g. "https://shop.example/admin/orders/{number}"; NULL: links open the order in ordertools
+    local_order_url_template: Mapped[str | None] = mapped_column(String(500))
+    # last local number handed out; see numbering.next_local_order_number
+    last_order_number: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # lastUpdatedTime high-water mark of completed sync windows; NULL: never synced
+    cursor: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Write-only: a store has up to millions of orders; query them, never load them all.
+    amazon_orders: WriteOnlyMapped[AmazonOrderRow] = relationship(
+        back_populates="store", passive_deletes=True
+    )
+    local_orders: WriteOnlyMapped[LocalOrder] = relationship(
+        back_populates="store", passive_deletes=True
+    )
+    sync_runs: WriteOnlyMapped[SyncRun] = relationship(back_populates="store", passive_deletes=True)
+
+    def __repr__(self) -> str:
+        return f"<Store {self.id} {self.name!r} {self.marketplace_id}>"
+
+
+class AmazonOrderRow(Base):
+    """An order as Amazon last told us, kept whatever its status or age.
+
+    Named `...Row` beside the pydantic `amazon.models.AmazonOrder` it is stored from. A malformed
+    order is kept too (with `error` set), so status, dates and totals may be missing.
+    Buyer search (prefix or substring) scans one store's rows; at a million rows per store that
+    wants a trigram index on PostgreSQL, not added yet.
+    """
+
+    __tablename__ = "amazon_orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "amazon_order_id"),
+        Index("ix_amazon_orders_store_purchase", "store_id", "purchase_date"),
+        Index("ix_amazon_orders_store_status_purchase", "store_id", "status", "purchase_date"),
+        Index("ix_amazon_orders_store_last_updated", "store_id", "last_updated"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    amazon_order_id: Mapped[str] = mapped_column(String(32))  # 3-7-7, e.g. 113-1234567-1234567
+    status: Mapped[str | None] = mapped_column(String(40))  # Amazon's code; unknown codes kept
+    fulfilled_by: Mapped[str | None] = mapped_column(String(16))  # MERCHANT | AMAZON
+    marketplace_id: Mapped[str | None] = mapped_column(String(20))
+    purchase_date: Mapped[datetime | None]  # createdTime
+    last_updated: Mapped[datetime | None]  # lastUpdatedTime
+    buyer_name: Mapped[str | None] = mapped_column(String(255))
+    buyer_email: Mapped[str | None] = mapped_column(String(255))
+    grand_total: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    raw: Mapped[dict[str, Any]]  # the order JSON exactly as received
+    note: Mapped[str | None] = mapped_column(Text)  # Order Notes: why it imported or not
+    error: Mapped[str | None] = mapped_column(Text)  # malformed, or the import failed
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    store: Mapped[Store] = relationship(back_populates="amazon_orders")
+    items: Mapped[list[AmazonOrderItem]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AmazonOrderItem.id",
+    )
+    events: Mapped[list[StatusEvent]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="[StatusEvent.observed_at, StatusEvent.id]",
+    )
+    local_order: Mapped[LocalOrder | None] = relationship(back_populates="amazon_order")
+
+    def __repr__(self) -> str:
+        return f"<AmazonOrderRow {self.amazon_order_id} {self.status}>"
+
+
+class AmazonOrderItem(Base):
+    __tablename__ = "amazon_order_items"
+    __table_args__ = (UniqueConstraint("amazon_order_pk", "order_item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    amazon_order_pk: Mapped[int] = mapped_column(ForeignKey("amazon_orders.id", ondelete="CASCADE"))
+    order_item_id: Mapped[str] = mapped_column(String(32))
+    sku: Mapped[str | None] = mapped_column(String(100))
+    asin: Mapped[str | None] = mapped_column(String(20))
+    title: Mapped[str | None] = mapped_column(String(1000))
+    quantity_ordered: Mapped[int] = mapped_column(default=0)
+    quantity_shipped: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    unit_price: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+    order: Mapped[AmazonOrderRow] = relationship(back_populates="items")
+
+
+class StatusEvent(Base):
+    """One line of the ledger: a status we observed and what the import rules decided."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    amazon_order_pk: Mapped[int] = mapped_column(
+        ForeignKey("amazon_orders.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str | None] = mapped_column(String(40))
+    amazon_updated_at: Mapped[datetime | None]  # the order's lastUpdatedTime then
+    observed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sync_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(40))  # the rules' decision, e.g. "import", "skip"
+    note: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[AmazonOrderRow] = relationship(back_populates="events")
+    sync_run: Mapped[SyncRun | None] = relationship()
+
+
+class Customer(Base):
+    """A customer account, created only for an email (guests have none)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("email")
+    def _normalize_email(self, _key: str, email: str) -> str:
+        # One account per mailbox: Amazon may send the same address in different cases.
+        return email.strip().lower()
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(1000))
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    manage_stock: Mapped[bool] = mapped_column(default=True, server_default=true())
+    quantity: Mapped[int | None]  # NULL when stock is not managed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LocalOrder(Base):
+    """An order in our own order book, created by the import rules from an Amazon order."""
+
+    __tablename__ = "local_orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "amazon_order_id"),
+        UniqueConstraint("store_id", "number"),
+        Index("ix_local_orders_store_status", "store_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    amazon_order_pk: Mapped[int] = mapped_column(
+        ForeignKey("amazon_orders.id", ondelete="CASCADE"), unique=True
+    )
+    amazon_order_id: Mapped[str] = mapped_column(String(32))
+    number: Mapped[str] = mapped_column(String(32))  # "000000001", or Amazon's id
+    status: Mapped[str] = mapped_column(String(32))  # LOCAL_ORDER_STATUSES or a custom one
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    customer_name: Mapped[str | None] = mapped_column(String(255))
+    customer_email: Mapped[str | None] = mapped_column(String(255))
+    is_guest: Mapped[bool] = mapped_column(default=True, server_default=true())
+    fulfilled_by: Mapped[str | None] = mapped_column(String(16))
+    grand_total: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    store: Mapped[Store] = relationship(back_populates="local_orders")
+    amazon_order: Mapped[AmazonOrderRow] = relationship(back_populates="local_order")
+    customer: Mapped[Customer | None] = relationship()
+    items: Mapped[list[LocalOrderItem]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="LocalOrderItem.id",
+    )
+    history: Mapped[list[LocalOrderHistory]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="[LocalOrderHistory.at, LocalOrderHistory.id]",
+    )
+    reservations: Mapped[list[StockReservation]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<LocalOrder {self.number} {self.status} ({self.amazon_order_id})>"
+
+
+class LocalOrderItem(Base):
+    __tablename__ = "local_order_items"
+    __table_args__ = (UniqueConstraint("local_order_id", "order_item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_order_id: Mapped[int] = mapped_column(ForeignKey("local_orders.id", ondelete="CASCADE"))
+    order_item_id: Mapped[str | None] = mapped_column(String(32))  # Amazon's
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(1000))
+    quantity: Mapped[int]
+    quantity_shipped: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    unit_price: Mapped[Decimal | None]
+
+    order: Mapped[LocalOrder] = relationship(back_populates="items")
+    product: Mapped[Product | None] = relationship()
+
+
+class LocalOrderHistory(Base):
+    """A status change or comment on a local order, and who made it."""
+
+    __tablename__ = "local_order_history"
+    __table_args__ = (
+        _one_of("source", HISTORY_SOURCES, "source"),
+        Index("ix_local_order_history_order_at", "local_order_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_order_id: Mapped[int] = mapped_column(ForeignKey("local_orders.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(10))
+
+    order: Mapped[LocalOrder] = relationship(back_populates="history")
+
+
+class StockReservation(Base):
+    """Quantity held for a local order until it ships or is canceled (`released_at`)."""
+
+    __tablename__ = "stock_reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    local_order_id: Mapped[int] = mapped_column(
+        ForeignKey("local_orders.id", ondelete="CASCADE"), index=True
+    )
+    quantity: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]
+
+    order: Mapped[LocalOrder] = relationship(back_populates="reservations")
+    product: Mapped[Product] = relationship()
+
+
+class SyncRun(Base):
+    """One sync of one store: its window, what it counted, and how it ended."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        _one_of("outcome", SYNC_OUTCOMES, "outcome"),
+        Index("ix_sync_runs_store_started", "store_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(10), default="running", server_default="running")
+    pages: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    new: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    updated: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    imported: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    canceled: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    completed: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    skipped: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    failed: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+
+    store: Mapped[Store] = relationship(back_populates="sync_runs")
+
+
+__all__ = [
+    "AmazonOrderItem",
+    "AmazonOrderRow",
+    "Base",
+    "Customer",
+    "LocalOrder",
+    "LocalOrderHistory",
+    "LocalOrderItem",
+    "Product",
+    "StatusEvent",
+    "StockReservation",
+    "Store",
+    "SyncRun",
+]
