@@ -58,7 +58,7 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
         parsed = _normalize(make_url(raw))
     except ArgumentError:
         raise ConfigurationError(
-            f"{_mask(str(raw))} is not a database URL; set {ENV_VAR} to e.g. "
+            f"{_mask(str(raw))!r} is not a database URL; set {ENV_VAR} to e.g. "
             "sqlite:///path/orders.db or postgresql://user@host/dbname"
         ) from None
     shown = parsed.render_as_string(hide_password=True)
@@ -70,7 +70,7 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
         engine = (
             _sqlite_engine(parsed) if parsed.get_backend_name() == "sqlite" else _pg_engine(parsed)
         )
-    except NoSuchModuleError as exc:
+    except (NoSuchModuleError, ImportError) as exc:  # e.g. a driver that is not installed
         raise ConfigurationError(f"cannot use {shown}: {exc}") from None
 
     try:
