@@ -43,7 +43,7 @@ class AmazonError(OrdertoolsError):
 
 
 class CredentialsRefused(AmazonError):
-    """Login with Amazon refused the client id/secret (invalid_client) or refresh token (invalid_grant)."""
+    """LWA refused the client id/secret (invalid_client) or the refresh token (invalid_grant)."""
 
 
 class AccessDenied(AmazonError):

@@ -15,9 +15,9 @@ malformed: `parse_order` raises `MalformedOrder` with the id and the reason, and
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 from ..errors import MalformedOrder
 
 
-class FulfillmentStatus(str, Enum):
+class FulfillmentStatus(StrEnum):
     """The statuses Amazon documents today; an order may carry one we don't know yet."""
 
     PENDING_AVAILABILITY = "PENDING_AVAILABILITY"
@@ -268,4 +268,4 @@ def utc_iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, as Amazon writes and expects times."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware one (UTC)")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
