@@ -1,0 +1,28 @@
+"""A local stand-in for Amazon's Selling Partner API, like moto for AWS.
+
+    from ordertools.amazon.emulator import Emulator, EmulatorConfig
+    with Emulator(scenario="demo", config=EmulatorConfig(visibility_delay=0)) as emu:
+        emu.base_url, emu.token_url, emu.credentials   # point a client here
+        emu.world.add_order(status="PENDING")           # the orders and their versions
+        emu.faults.fail_next(2, status=503)             # trouble on demand
+        emu.stats["searchOrders"]["throttled"]          # what happened
+
+It behaves as Amazon documents in its models: LWA tokens that expire, usage plans that answer
+429, searchOrders' parameter rules and paging snapshots, updates visible only after a delay.
+"""
+
+from .clock import ManualClock
+from .config import EmulatorConfig
+from .scenario import ScenarioStore
+from .server import Emulator, run_server
+from .world import OrderNotFound, World
+
+__all__ = [
+    "Emulator",
+    "EmulatorConfig",
+    "ManualClock",
+    "OrderNotFound",
+    "ScenarioStore",
+    "World",
+    "run_server",
+]

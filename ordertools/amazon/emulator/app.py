@@ -1,0 +1,211 @@
+"""The WSGI app: Amazon's routes, and the order in which Amazon answers a request.
+
+Every SP-API request goes through the same steps, as on the live API: the access token (403),
+injected faults, the operation's usage plan (429), then the operation itself. Successes carry
+`x-amzn-RateLimit-Limit`; every answer carries `x-amzn-RequestId`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ..models import utc_iso
+from ..ratelimit import TokenBucket
+from .admin import Admin
+from .auth import Auth, AuthFailure
+from .config import OPERATIONS, EmulatorConfig
+from .confirm import request_problems
+from .faults import Faults, Stats, server_error
+from .search import InvalidInput, Snapshots, included_data, page_size, parse_filter, render
+from .world import OrderNotFound, ShipmentRejected, World
+
+_QUOTA = {"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}
+
+URLS = Map(
+    [
+        Rule("/auth/o2/token", methods=["POST"], endpoint="token"),
+        Rule("/orders/2026-01-01/orders", methods=["GET"], endpoint="searchOrders"),
+        Rule("/orders/2026-01-01/orders/<order_id>", methods=["GET"], endpoint="getOrder"),
+        Rule(
+            "/orders/v0/orders/<order_id>/shipmentConfirmation",
+            methods=["POST"],
+            endpoint="confirmShipment",
+        ),
+        *Admin.rules(),
+    ],
+    strict_slashes=False,
+)
+
+
+def json_response(status: int, body: Any = None) -> Response:
+    if body is None:
+        return Response(status=status)
+    text = json.dumps(body, ensure_ascii=False)
+    return Response(text, status=status, content_type="application/json; charset=utf-8")
+
+
+def error(status: int, code: str, message: str, details: str = "") -> Response:
+    entry = {"code": code, "message": message}
+    if details:
+        entry["details"] = details
+    return json_response(status, {"errors": [entry]})
+
+
+class EmulatorApp:
+    def __init__(
+        self,
+        world: World,
+        config: EmulatorConfig,
+        auth: Auth,
+        faults: Faults,
+        stats: Stats,
+        admin: Admin,
+    ):
+        self.world, self.config, self.auth, self.faults, self.stats = (
+            world,
+            config,
+            auth,
+            faults,
+            stats,
+        )
+        self.admin = admin
+        self.buckets = {op: TokenBucket(*config.plans[op]) for op in OPERATIONS}
+        self.snapshots = Snapshots(config.pagination_ttl)
+        self.operations: dict[str, Callable[..., Response]] = {
+            "searchOrders": self.search_orders,
+            "getOrder": self.get_order,
+            "confirmShipment": self.confirm_shipment,
+        }
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        try:
+            endpoint, values = URLS.bind_to_environ(environ).match()
+            response = self.dispatch(endpoint, request, values)
+        except NotFound:
+            response = error(404, "NotFound", "The requested resource was not found.", request.path)
+        except MethodNotAllowed as exc:
+            response = error(405, "MethodNotAllowed", exc.description or "Method not allowed.")
+        except HTTPException as exc:  # e.g. a body werkzeug cannot read
+            response = error(exc.code or 400, "InvalidInput", exc.description or exc.name)
+        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        return response(environ, start_response)
+
+    def dispatch(self, endpoint: str, request: Request, values: dict) -> Response:
+        if endpoint.startswith("admin."):
+            return self.admin.dispatch(endpoint, request, values)
+        self.stats.count(endpoint, requests=1)
+        response = self._inject_fault(endpoint, request)
+        if response is None and endpoint == "token":
+            response = self.token(request)
+        elif response is None:
+            response = self.sp_api(endpoint, request, values)
+        if response.status_code < 300:
+            self.stats.count(endpoint, ok=1)
+        elif response.status_code != 429:
+            self.stats.count(endpoint, errors=1)
+        return response
+
+    def _inject_fault(self, operation: str, request: Request) -> Response | None:
+        if delay := self.faults.take("delay", operation):
+            time.sleep(delay.seconds)
+        if self.faults.take("drop", operation):
+            self.stats.count(operation, faults=1)
+            _reset_connection(request.environ)
+        if failure := self.faults.take("fail", operation):
+            self.stats.count(operation, faults=1)
+            return json_response(failure.status, server_error(failure.status))
+        return None
+
+    def token(self, request: Request) -> Response:
+        try:
+            return json_response(200, self.auth.exchange(request.form.to_dict()))
+        except AuthFailure as refused:
+            return json_response(refused.status, refused.body)
+
+    def sp_api(self, operation: str, request: Request, values: dict) -> Response:
+        try:
+            self.auth.check(request.headers.get("x-amz-access-token"))
+        except AuthFailure as refused:
+            return json_response(refused.status, refused.body)
+        bucket = self.buckets[operation]
+        if bucket.try_take() > 0:
+            self.stats.count(operation, throttled=1)
+            return json_response(429, {"errors": [_QUOTA]})
+        try:
+            response = self.operations[operation](request, **values)
+        except InvalidInput as bad:
+            return error(400, "InvalidInput", bad.message, bad.details)
+        except ShipmentRejected as bad:
+            return error(400, "InvalidInput", str(bad))
+        except OrderNotFound as missing:
+            return error(404, "NotFound", str(missing))
+        response.headers["x-amzn-RateLimit-Limit"] = f"{bucket.rate:g}"
+        return response
+
+    # --- operations ----------------------------------------------------------------------
+
+    def search_orders(self, request: Request) -> Response:
+        args, now = request.args, self.config.now()
+        included, size = included_data(args), page_size(args)
+        search = parse_filter(args, now, self.config.min_before_age)
+        token = args.get("paginationToken")
+        if token:
+            snapshot, offset = self.snapshots.resume(token, search, now)
+        else:
+            matching = sorted(
+                (o for o in self.world.visible_orders() if search.matches(o)),
+                key=lambda o: (o.updated, o.order_id),
+            )
+            snapshot, offset = self.snapshots.start(search, [o.order_id for o in matching], now), 0
+        page_ids = snapshot.order_ids[offset : offset + size]
+        orders = [render(v.body, included) for i in page_ids if (v := self.world.visible(i))]
+        body: dict[str, Any] = {"orders": orders}
+        end = offset + size
+        if end < len(snapshot.order_ids):
+            # Amazon sometimes serves an order on two pages; clients must de-duplicate.
+            if size > 1 and self.faults.take("duplicate", "searchOrders"):
+                end -= 1
+            body["pagination"] = {"nextToken": self.snapshots.token_for(snapshot, end)}
+        if search.updated_before:
+            body["lastUpdatedBefore"] = utc_iso(search.updated_before)
+        if search.created_before:
+            body["createdBefore"] = utc_iso(search.created_before)
+        self.stats.count("searchOrders", pages=1, orders=len(orders))
+        return json_response(200, body)
+
+    def get_order(self, request: Request, order_id: str) -> Response:
+        included = included_data(request.args)
+        visible = self.world.visible(order_id)
+        if visible is None:
+            raise OrderNotFound(f"Order {order_id} was not found.")
+        self.stats.count("getOrder", orders=1)
+        return json_response(200, {"order": render(visible.body, included)})
+
+    def confirm_shipment(self, request: Request, order_id: str) -> Response:
+        body = request.get_json(silent=True)
+        problems = request_problems(body)
+        if problems:
+            raise InvalidInput(problems[0], " ".join(problems[1:]))
+        self.world.confirm_shipment(order_id, body["marketplaceId"], body["packageDetail"])
+        return json_response(204)
+
+
+def _reset_connection(environ: dict) -> None:
+    """Cut the connection without an answer: a zero linger makes the close a TCP reset."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    # werkzeug's server treats a ConnectionError from the app as a dropped client: no answer.
+    raise ConnectionResetError("emulator fault: connection dropped")

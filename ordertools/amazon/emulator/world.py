@@ -1,0 +1,410 @@
+"""The seller's orders as Amazon holds them: every order with its versions over time.
+
+Amazon's reads lag its writes: "data is available about two minutes after an update". So each
+change makes a new version stamped with its update time, and readers ask for the version
+visible at a moment (`update time + visibility_delay <= now`); an order created within the delay
+is not visible at all. `get` is Amazon's own truth now (what a write like confirmShipment acts
+on); `visible` is what searchOrders and getOrder serve.
+
+Status changes may be scheduled for later (a scenario's timeline, `set_status(at=future)`); they
+are applied as the clock passes them, on top of whatever the order then is.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import heapq
+import itertools
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..models import utc_iso
+from .clock import Clock
+from .orders import (
+    CATALOG,
+    DEFAULT_MARKETPLACE,
+    NAMES,
+    SERVICE_LEVELS,
+    anonymized_email,
+    build_order,
+    catalog_item,
+    country_of,
+    currency_of,
+    new_order_id,
+)
+from .times import resolve_time
+
+# Where a status leaves the items: shipped statuses have everything fulfilled.
+_ALL_SHIPPED = {"SHIPPED"}
+
+
+class WorldError(Exception):
+    """A request the world refuses; the app turns it into Amazon's error answer."""
+
+
+class OrderNotFound(WorldError):
+    pass
+
+
+class ShipmentRejected(WorldError):
+    pass
+
+
+@dataclass
+class _Order:
+    order_id: str
+    created: datetime
+    times: list[datetime] = field(default_factory=list)  # version update times, ascending
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_version(self, at: datetime, body: dict[str, Any]) -> None:
+        index = bisect.bisect_right(self.times, at)
+        self.times.insert(index, at)
+        self.bodies.insert(index, body)
+
+    def version_at(self, moment: datetime) -> tuple[datetime, dict[str, Any]] | None:
+        index = bisect.bisect_right(self.times, moment)
+        return (self.times[index - 1], self.bodies[index - 1]) if index else None
+
+
+@dataclass(frozen=True)
+class VisibleOrder:
+    """One order as a reader sees it now: its body and the times the filters compare."""
+
+    order_id: str
+    created: datetime
+    updated: datetime
+    body: dict[str, Any]
+
+    @property
+    def status(self) -> str | None:
+        return (self.body.get("fulfillment") or {}).get("fulfillmentStatus")
+
+    @property
+    def fulfilled_by(self) -> str | None:
+        return (self.body.get("fulfillment") or {}).get("fulfilledBy")
+
+    @property
+    def marketplace_id(self) -> str | None:
+        return (self.body.get("salesChannel") or {}).get("marketplaceId")
+
+
+class World:
+    def __init__(self, clock: Clock, visibility_delay: float = 120.0):
+        self._clock = clock
+        self.visibility_delay = timedelta(seconds=visibility_delay)
+        self._lock = threading.RLock()
+        self._orders: dict[str, _Order] = {}
+        self._scheduled: list[tuple[datetime, int, str, str]] = []  # heap of (at, seq, id, status)
+        self._seq = itertools.count()
+        self._rng = random.Random(20260101)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._orders)
+
+    def get(self, order_id: str) -> dict[str, Any] | None:
+        """The order as Amazon holds it now (no visibility delay), or None."""
+        with self._lock:
+            now = self._catch_up()
+            order = self._orders.get(order_id)
+            version = order.version_at(now) if order else None
+            return version[1] if version else None
+
+    def versions(self, order_id: str) -> list[dict[str, Any]]:
+        """Every version of the order, oldest first, future (scheduled-time) ones included."""
+        with self._lock:
+            self._catch_up()
+            order = self._orders.get(order_id)
+            return list(order.bodies) if order else []
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order as Amazon holds it now, oldest first."""
+        with self._lock:
+            now = self._catch_up()
+            current = (o.version_at(now) for o in self._orders.values())
+            return [v[1] for v in sorted(filter(None, current), key=lambda v: v[0])]
+
+    def visible(self, order_id: str) -> VisibleOrder | None:
+        """The order as searchOrders/getOrder may serve it now, or None."""
+        with self._lock:
+            cutoff = self._catch_up() - self.visibility_delay
+            order = self._orders.get(order_id)
+            return self._visible(order, cutoff) if order else None
+
+    def visible_orders(self) -> list[VisibleOrder]:
+        with self._lock:
+            cutoff = self._catch_up() - self.visibility_delay
+            return [v for o in self._orders.values() if (v := self._visible(o, cutoff))]
+
+    @staticmethod
+    def _visible(order: _Order, cutoff: datetime) -> VisibleOrder | None:
+        version = order.version_at(cutoff)
+        if version is None:
+            return None
+        return VisibleOrder(order.order_id, order.created, version[0], version[1])
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add_order(
+        self,
+        *,
+        order_id: str | None = None,
+        status: str = "UNSHIPPED",
+        fulfilled_by: str = "MERCHANT",
+        marketplace_id: str = DEFAULT_MARKETPLACE,
+        created: datetime | str | None = None,
+        updated: datetime | str | None = None,
+        buyer_name: str | None = "Jane Doe",
+        buyer_email: str | None = None,
+        items: list[dict[str, Any]] | None = None,
+        service_level: str = "STANDARD",
+        programs: list[str] | None = None,
+        address: dict[str, str] | None = None,
+        omit: Iterable[str] = (),
+    ) -> str:
+        """Add an order; returns its id. Times: datetime, ISO string, or "-3d4h" from now.
+
+        `items` are dicts of sku, title, asin, price (decimal string, in the marketplace's
+        currency), quantity, shipped. `status` may be one Amazon has not documented, and `omit`
+        drops top-level fields (e.g. ["createdTime"]) to make a deliberately malformed order.
+        """
+        with self._lock:
+            now = self._catch_up()
+            created_at = resolve_time(created, now)
+            updated_at = resolve_time(updated, now) if updated is not None else created_at
+            order_id = order_id or self._new_id()
+            if order_id in self._orders:
+                raise ValueError(f"order {order_id} already exists")
+            if items is None:
+                items = [catalog_item(len(self._orders), 1, currency_of(marketplace_id))]
+            body = build_order(
+                order_id,
+                status=status,
+                fulfilled_by=fulfilled_by,
+                marketplace_id=marketplace_id,
+                created=created_at,
+                updated=updated_at,
+                buyer_name=buyer_name,
+                buyer_email=buyer_email or anonymized_email(self._rng),
+                items=items,
+                item_ids=[self._new_item_id() for _ in items],
+                service_level=service_level,
+                programs=programs,
+                address=address,
+            )
+            if status in _ALL_SHIPPED:
+                _ship_everything(body, updated_at, self._rng)
+            for key in omit:
+                body.pop(key, None)
+            self._insert(order_id, created_at, updated_at, body)
+            return order_id
+
+    def add_raw(self, body: dict[str, Any], *, updated: datetime | str | None = None) -> str:
+        """Add an order exactly as given (any shape); `updated` places it in time if needed."""
+        with self._lock:
+            now = self._catch_up()
+            order_id = body.get("orderId") if isinstance(body.get("orderId"), str) else None
+            order_id = order_id or self._new_id()
+            at = resolve_time(updated or body.get("lastUpdatedTime"), now)
+            created = resolve_time(body.get("createdTime") or at, now)
+            self._insert(order_id, created, at, copy.deepcopy(body))
+            return order_id
+
+    def set_status(self, order_id: str, status: str, at: datetime | str | None = None) -> None:
+        """Change the status as of `at` (default now) as a new version; future `at` is scheduled."""
+        with self._lock:
+            now = self._catch_up()
+            if order_id not in self._orders:
+                raise OrderNotFound(f"no order {order_id}")
+            moment = resolve_time(at, now)
+            if moment > now:
+                heapq.heappush(self._scheduled, (moment, next(self._seq), order_id, status))
+            else:
+                self._apply_status(order_id, status, moment)
+
+    def confirm_shipment(self, order_id: str, marketplace_id: str, package: dict[str, Any]) -> None:
+        """Record a shipped package (confirmShipment's packageDetail, already schema-checked)."""
+        with self._lock:
+            now = self._catch_up()
+            order = self._orders.get(order_id)
+            version = order.version_at(now) if order else None
+            if version is None:
+                raise OrderNotFound(f"Order {order_id} was not found.")
+            body = copy.deepcopy(version[1])
+            _check_shippable(body, marketplace_id, package)
+            items = {i["orderItemId"]: i for i in body["orderItems"]}
+            for shipped in package["orderItems"]:
+                fulfillment = items[shipped["orderItemId"]]["fulfillment"]
+                fulfillment["quantityFulfilled"] += shipped["quantity"]
+                fulfillment["quantityUnfulfilled"] -= shipped["quantity"]
+            body["packages"].append(_package(package, now))
+            done = all(i["fulfillment"]["quantityUnfulfilled"] == 0 for i in body["orderItems"])
+            body["fulfillment"]["fulfillmentStatus"] = "SHIPPED" if done else "PARTIALLY_SHIPPED"
+            body["lastUpdatedTime"] = utc_iso(now)
+            order.add_version(resolve_time(now, now), body)
+
+    def generate(
+        self,
+        n: int,
+        *,
+        seed: int = 1,
+        marketplace_ids: Iterable[str] = (DEFAULT_MARKETPLACE,),
+        statuses: Iterable[str] = ("UNSHIPPED", "SHIPPED", "SHIPPED", "PENDING", "CANCELLED"),
+        fba_share: float = 0.3,
+        days: float = 30.0,
+    ) -> list[str]:
+        """Add `n` valid random orders updated over the last `days` (all visible); returns ids.
+
+        The same seed gives the same orders at the same clock. Built for volume: 20,000 orders
+        take about a second.
+        """
+        rng = random.Random(seed)
+        marketplace_ids, statuses = list(marketplace_ids), list(statuses)
+        with self._lock:
+            now = self._catch_up()
+            # Leave the newest orders older than the delay so every generated order is visible.
+            newest = now - self.visibility_delay - timedelta(minutes=1)
+            ids = []
+            for _ in range(n):
+                marketplace_id = rng.choice(marketplace_ids)
+                created = newest - timedelta(seconds=rng.uniform(0, days * 86400))
+                updated = min(newest, created + timedelta(seconds=rng.uniform(0, 2 * 86400)))
+                created, updated = resolve_time(created, now), resolve_time(updated, now)
+                fba = rng.random() < fba_share
+                country = country_of(marketplace_id)
+                items = [
+                    catalog_item(
+                        rng.randrange(len(CATALOG)),
+                        rng.choice((1, 1, 1, 2, 3)),
+                        currency_of(marketplace_id),
+                    )
+                    for _ in range(rng.choice((1, 1, 1, 2, 3)))
+                ]
+                status = rng.choice(statuses)
+                order_id = self._new_id(rng)
+                body = build_order(
+                    order_id,
+                    status=status,
+                    fulfilled_by="AMAZON" if fba else "MERCHANT",
+                    marketplace_id=marketplace_id,
+                    created=created,
+                    updated=updated,
+                    buyer_name=rng.choice(NAMES.get(country, NAMES["US"])),
+                    buyer_email=anonymized_email(rng),
+                    items=items,
+                    item_ids=[self._new_item_id(rng) for _ in items],
+                    service_level=rng.choice(SERVICE_LEVELS),
+                    programs=["PRIME"] if rng.random() < 0.3 else [],
+                )
+                if status in _ALL_SHIPPED:
+                    _ship_everything(body, updated, rng)
+                self._insert(order_id, created, updated, body)
+                ids.append(order_id)
+            return ids
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _insert(self, order_id: str, created: datetime, at: datetime, body: dict) -> None:
+        order = _Order(order_id, created)
+        order.add_version(at, body)
+        self._orders[order_id] = order
+
+    def _apply_status(self, order_id: str, status: str, at: datetime) -> None:
+        order = self._orders[order_id]
+        body = copy.deepcopy(order.bodies[-1])
+        body.setdefault("fulfillment", {})["fulfillmentStatus"] = status
+        body["lastUpdatedTime"] = utc_iso(at)
+        if status in _ALL_SHIPPED:
+            _ship_everything(body, at, self._rng)
+        order.add_version(at, body)
+
+    def _catch_up(self) -> datetime:
+        """Apply scheduled changes whose time has come; returns now."""
+        now = self._clock()
+        while self._scheduled and self._scheduled[0][0] <= now:
+            at, _, order_id, status = heapq.heappop(self._scheduled)
+            self._apply_status(order_id, status, at)
+        return now
+
+    def _new_id(self, rng: random.Random | None = None) -> str:
+        while (order_id := new_order_id(rng or self._rng)) in self._orders:
+            pass
+        return order_id
+
+    def _new_item_id(self, rng: random.Random | None = None) -> str:
+        return str((rng or self._rng).randint(10**13, 10**14 - 1))
+
+
+def _check_shippable(body: dict[str, Any], marketplace_id: str, package: dict[str, Any]) -> None:
+    if (body.get("salesChannel") or {}).get("marketplaceId") != marketplace_id:
+        raise ShipmentRejected(f"The order was not placed in marketplace {marketplace_id}.")
+    fulfillment = body.get("fulfillment") or {}
+    if fulfillment.get("fulfilledBy") == "AMAZON":
+        raise ShipmentRejected("Amazon fulfills this order (FBA); it cannot be confirmed.")
+    status = fulfillment.get("fulfillmentStatus")
+    if status not in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
+        raise ShipmentRejected(f"The order is {status}; only unshipped orders can be confirmed.")
+    if any(p["packageReferenceId"] == package["packageReferenceId"] for p in body["packages"]):
+        raise ShipmentRejected(f"packageReferenceId {package['packageReferenceId']} already used.")
+    items = {i["orderItemId"]: i for i in body["orderItems"]}
+    for shipped in package["orderItems"]:
+        item = items.get(shipped["orderItemId"])
+        if item is None:
+            raise ShipmentRejected(f"orderItemId {shipped['orderItemId']} is not in this order.")
+        left = item["fulfillment"]["quantityUnfulfilled"]
+        if not 0 < shipped["quantity"] <= left:
+            raise ShipmentRejected(
+                f"quantity {shipped['quantity']} for orderItemId {shipped['orderItemId']}"
+                f" must be between 1 and the {left} unshipped."
+            )
+
+
+def _package(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
+    package = {
+        "packageReferenceId": detail["packageReferenceId"],
+        "createdTime": utc_iso(now),
+        "packageStatus": {"status": "SHIPPED"},
+        "carrier": detail.get("carrierName") or detail["carrierCode"],
+        "shipTime": utc_iso(resolve_time(detail["shipDate"], now)),
+        "trackingNumber": detail["trackingNumber"],
+        "packageItems": [
+            {"orderItemId": i["orderItemId"], "quantity": i["quantity"]}
+            for i in detail["orderItems"]
+        ],
+    }
+    if detail.get("shippingMethod"):
+        package["shippingService"] = detail["shippingMethod"]
+    return package
+
+
+def _ship_everything(body: dict[str, Any], at: datetime, rng: random.Random) -> None:
+    """Mark all items shipped; a merchant-fulfilled order gets a package for what was left."""
+    left = []
+    for item in body.get("orderItems", []):
+        fulfillment = item.setdefault("fulfillment", {})
+        unshipped = fulfillment.get("quantityUnfulfilled", item["quantityOrdered"])
+        if unshipped:
+            left.append({"orderItemId": item["orderItemId"], "quantity": unshipped})
+        fulfillment.update(quantityFulfilled=item["quantityOrdered"], quantityUnfulfilled=0)
+    if left and (body.get("fulfillment") or {}).get("fulfilledBy") == "MERCHANT":
+        tracking = f"1Z{rng.getrandbits(48):012X}"
+        detail = {
+            "packageReferenceId": str(len(body.get("packages", [])) + 1),
+            "carrierCode": "UPS",
+            "trackingNumber": tracking,
+            "shipDate": utc_iso(at),
+            "shippingMethod": "UPS Ground",
+            "orderItems": left,
+        }
+        body.setdefault("packages", []).append(_package(detail, at))
