@@ -86,6 +86,13 @@ def test_migrations_downgrade_to_base_and_back(engine, store):
         assert s.scalars(select(db.Store)).all() == []
 
 
+def test_a_database_newer_than_the_code_is_a_configuration_error(engine):
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(ConfigurationError, match="schema revision 9999, newer than this"):
+        db.connect(engine.url)
+
+
 def _connect(url: str) -> None:
     db.connect(url).dispose()
 

@@ -1,11 +1,9 @@
 """The order book: schema, engine and migrations, on SQLite or PostgreSQL.
 
-    from ordertools import db
-
-    engine = db.connect()                 # ORDERTOOLS_DB or the user's SQLite file; schema at head
-    with db.session(engine) as s:         # commit on success, rollback on error
-        store = s.scalars(select(db.Store).where(db.Store.name == "acme")).one()
-        number = db.next_local_order_number(s, store)
+Usage: `engine = db.connect()` opens `ORDERTOOLS_DB` (or the user's SQLite file) with the schema
+at head; `with db.session(engine) as s:` is a unit of work (commit on success, rollback on
+error); `db.next_local_order_number(s, store)` hands out the store's next local number there.
+`ordertools.locks.store_lock(engine, store_id)` keeps two syncs of one store apart.
 """
 
 from .engine import (

@@ -85,6 +85,9 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
         if parsed.password:
             reason = reason.replace(str(parsed.password), "***")
         raise ConfigurationError(f"cannot open the order book at {shown}: {reason}") from None
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -145,8 +148,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 @cache
-def _head() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -156,12 +159,20 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the schema up to `revision`; a cheap version check when already there."""
+    """Migrate the schema up to `revision`; only a version check when already there."""
+    current = current_revision(engine)
+    if revision == "head" and current == _scripts().get_current_head():
+        return  # the usual case: no lock, so opening never waits behind a busy writer
+    if current is not None and current not in {s.revision for s in _scripts().walk_revisions()}:
+        where = engine.url.render_as_string(hide_password=True)
+        raise ConfigurationError(
+            f"the order book at {where} has schema revision {current}, newer than this "
+            "ordertools knows: upgrade ordertools"
+        )
     with engine.begin() as conn:
         _lock_for_migration(conn)
-        current = MigrationContext.configure(conn).get_current_revision()
-        if revision == "head" and current == _head():
-            return
+        # Alembic reads the version again under the lock: if another process migrated while we
+        # waited, this is a no-op.
         command.upgrade(alembic_config(conn), revision)
 
 
