@@ -205,6 +205,12 @@ class World:
             )
             if status in _ALL_SHIPPED:
                 _ship_everything(body, updated_at, self._rng)
+            elif shipped := [
+                {"orderItemId": line["orderItemId"], "quantity": item["shipped"]}
+                for item, line in zip(items, body["orderItems"], strict=True)
+                if item.get("shipped")
+            ]:
+                _add_package(body, shipped, updated_at, self._rng)
             for key in omit:
                 body.pop(key, None)
             self._insert(order_id, created_at, updated_at, body)
@@ -397,14 +403,20 @@ def _ship_everything(body: dict[str, Any], at: datetime, rng: random.Random) -> 
         if unshipped:
             left.append({"orderItemId": item["orderItemId"], "quantity": unshipped})
         fulfillment.update(quantityFulfilled=item["quantityOrdered"], quantityUnfulfilled=0)
-    if left and (body.get("fulfillment") or {}).get("fulfilledBy") == "MERCHANT":
-        tracking = f"1Z{rng.getrandbits(48):012X}"
-        detail = {
-            "packageReferenceId": str(len(body.get("packages", [])) + 1),
-            "carrierCode": "UPS",
-            "trackingNumber": tracking,
-            "shipDate": utc_iso(at),
-            "shippingMethod": "UPS Ground",
-            "orderItems": left,
-        }
-        body.setdefault("packages", []).append(_package(detail, at))
+    if left:
+        _add_package(body, left, at, rng)
+
+
+def _add_package(body: dict[str, Any], items: list[dict], at: datetime, rng: random.Random) -> None:
+    """A UPS package for `items` (orderItemId, quantity); only merchant orders have packages."""
+    if (body.get("fulfillment") or {}).get("fulfilledBy") != "MERCHANT":
+        return
+    detail = {
+        "packageReferenceId": str(len(body.get("packages", [])) + 1),
+        "carrierCode": "UPS",
+        "trackingNumber": f"1Z{rng.getrandbits(48):012X}",
+        "shipDate": utc_iso(at),
+        "shippingMethod": "UPS Ground",
+        "orderItems": items,
+    }
+    body.setdefault("packages", []).append(_package(detail, at))
