@@ -31,9 +31,7 @@ MODELS_ENV = "ORDERTOOLS_SPAPI_MODELS"
 _DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "spapi-models"
 
 # RFC 3339 as Amazon writes it: a date, a time, optional fraction, and a zone (Z or ±hh:mm).
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 # jsonschema only checks "date-time" when an optional package is installed; ours always does.
 FORMATS = FormatChecker(formats=())

@@ -11,7 +11,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from .admin import Admin
 from .app import EmulatorApp
 from .auth import Auth
-from .clock import real_clock
+from .clock import ManualClock, real_clock
 from .config import EmulatorConfig
 from .faults import Faults, Stats
 from .scenario import apply_scenario, load_scenario
@@ -112,7 +112,12 @@ def run_server(
     scenario: str | Path | dict | None = "demo",
     config: EmulatorConfig | None = None,
 ) -> None:
-    """Serve until interrupted (Ctrl-C), logging each request; for `ordertools emulator`."""
+    """Serve until interrupted (Ctrl-C), logging each request; for `ordertools emulator`.
+
+    Without a config the clock is real time that the admin API may push forward
+    (POST /_emulator/clock/advance), so a demo can skip Amazon's two-minute delay.
+    """
+    config = config or EmulatorConfig(clock=ManualClock(ticking=True))
     emulator = Emulator(scenario, config, host, port, quiet=False)
     server = make_server(host, port, emulator.app, threaded=True)
     print(
