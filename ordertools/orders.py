@@ -1,0 +1,316 @@
+"""The local order workflow: create local orders from Amazon orders, and follow Amazon through.
+
+Creation is batch-shaped because a sync imports a page of up to 100 orders at once and a first
+sync can bring tens of thousands: numbers, customers, products, items, history and reservations
+are each written with one statement per page, not one per order. Follow-through (cancel,
+complete, process) touches one order at a time; it is rare and reads best that way.
+
+Stock: an FBM local order that is still open reserves its quantities of products whose stock is
+managed (when the store reserves quantity); shipping deducts the quantity and releases the
+reservation; canceling releases it. FBA orders never touch local stock: Amazon ships from its
+own warehouses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from .db import (
+    AmazonOrderRow,
+    Customer,
+    LocalOrder,
+    LocalOrderHistory,
+    LocalOrderItem,
+    Product,
+    StockReservation,
+    Store,
+    utcnow,
+)
+from .db.numbering import NUMBER_FORMAT
+from .statuses import LocalStatus
+
+OPEN_STATUSES_EXCLUDED = (LocalStatus.COMPLETE.value, LocalStatus.CANCELED.value)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    order_item_id: str
+    sku: str | None
+    title: str | None
+    quantity: int
+    unit_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class NewLocalOrder:
+    """What a local order is made from: the stored Amazon order and the rules' status."""
+
+    amazon_order_pk: int
+    amazon_order_id: str
+    status: str
+    fulfilled_by: str | None
+    buyer_name: str | None
+    buyer_email: str | None
+    grand_total: Decimal | None
+    currency: str | None
+    items: tuple[NewItem, ...]
+
+
+def take_numbers(session: Session, store: Store, count: int) -> list[str]:
+    """`count` consecutive local numbers in one `UPDATE ... RETURNING` (see db.numbering)."""
+    if count == 0:
+        return []
+    last = session.execute(
+        update(Store)
+        .where(Store.id == store.id)
+        .values(last_order_number=Store.last_order_number + count)
+        .returning(Store.last_order_number),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    return [NUMBER_FORMAT % n for n in range(last - count + 1, last + 1)]
+
+
+def create_local_orders(
+    session: Session, store: Store, orders: list[NewLocalOrder], *, comment: str | None = None
+) -> dict[int, str]:
+    """Create local orders for these Amazon orders; returns Amazon order pk -> local number.
+
+    The unique constraints on (store, Amazon order id) and (store, number) make a duplicate
+    import fail here rather than happen.
+    """
+    if not orders:
+        return {}
+    if store.order_number_source == "amazon":
+        numbers = [o.amazon_order_id for o in orders]
+    else:
+        numbers = take_numbers(session, store, len(orders))
+    customers = _customers(session, store, orders)
+    products = _products(session, orders)
+    now = utcnow()
+    local_ids = dict(
+        session.execute(
+            insert(LocalOrder).returning(LocalOrder.amazon_order_pk, LocalOrder.id),
+            [
+                {
+                    "store_id": store.id,
+                    "amazon_order_pk": o.amazon_order_pk,
+                    "amazon_order_id": o.amazon_order_id,
+                    "number": number,
+                    "status": o.status,
+                    "customer_id": customers.get(_email_key(o.buyer_email)),
+                    "customer_name": o.buyer_name,
+                    "customer_email": o.buyer_email,
+                    "is_guest": _email_key(o.buyer_email) not in customers,
+                    "fulfilled_by": o.fulfilled_by,
+                    "grand_total": o.grand_total,
+                    "currency": o.currency,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for o, number in zip(orders, numbers, strict=True)
+            ],
+        ).all()
+    )
+    items, history, reservations = [], [], []
+    for order in orders:
+        local_id = local_ids[order.amazon_order_pk]
+        shipped = order.status == LocalStatus.COMPLETE
+        for item in order.items:
+            product = products.get(item.sku)
+            items.append(
+                {
+                    "local_order_id": local_id,
+                    "order_item_id": item.order_item_id,
+                    "product_id": product.id if product else None,
+                    "sku": item.sku,
+                    "title": item.title,
+                    "quantity": item.quantity,
+                    "quantity_shipped": item.quantity if shipped else 0,
+                    "unit_price": item.unit_price,
+                }
+            )
+            if _reserves(store, order) and product is not None and product.manage_stock:
+                reservations.append(
+                    {
+                        "product_id": product.id,
+                        "local_order_id": local_id,
+                        "quantity": item.quantity,
+                        "created_at": now,
+                    }
+                )
+        history.append(
+            {
+                "local_order_id": local_id,
+                "at": now,
+                "status": order.status,
+                "comment": comment or f"Imported from Amazon order {order.amazon_order_id}",
+                "source": "import",
+            }
+        )
+        if shipped and order.fulfilled_by != "AMAZON":
+            _deduct_stock(session, products, order.items)
+    session.execute(insert(LocalOrderItem), items)
+    session.execute(insert(LocalOrderHistory), history)
+    if reservations:
+        session.execute(insert(StockReservation), reservations)
+    return {o.amazon_order_pk: n for o, n in zip(orders, numbers, strict=True)}
+
+
+def _reserves(store: Store, order: NewLocalOrder) -> bool:
+    return (
+        store.reserve_quantity
+        and order.fulfilled_by != "AMAZON"
+        and order.status not in OPEN_STATUSES_EXCLUDED
+    )
+
+
+def _email_key(email: str | None) -> str | None:
+    return email.strip().lower() if email and email.strip() else None
+
+
+def _customers(session: Session, store: Store, orders: list[NewLocalOrder]) -> dict[str, int]:
+    """Customer ids by email, creating accounts when the store creates customers.
+
+    Guests (the default, and every order without an email: FBA orders have none) get no account.
+    """
+    if store.customer_creation != "create":
+        return {}
+    names = {}
+    for order in orders:
+        if (key := _email_key(order.buyer_email)) is not None:
+            names.setdefault(key, order.buyer_name)
+    if not names:
+        return {}
+    found = dict(
+        session.execute(select(Customer.email, Customer.id).where(Customer.email.in_(names))).all()
+    )
+    missing = [
+        {"email": e, "name": names[e], "created_at": utcnow()} for e in names if e not in found
+    ]
+    if missing:
+        found.update(
+            session.execute(insert(Customer).returning(Customer.email, Customer.id), missing).all()
+        )
+    return found
+
+
+def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Product]:
+    """Products by SKU; an unknown SKU gets a disabled placeholder with unmanaged stock, so the
+    order imports and someone can set the product up later."""
+    titles = {}
+    for order in orders:
+        for item in order.items:
+            if item.sku:
+                titles.setdefault(item.sku, item.title)
+    if not titles:
+        return {}
+    found = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(titles)))}
+    missing = [
+        {
+            "sku": sku,
+            "name": titles[sku] or sku,
+            "enabled": False,
+            "manage_stock": False,
+            "quantity": None,
+            "created_at": utcnow(),
+        }
+        for sku in titles
+        if sku not in found
+    ]
+    if missing:
+        session.execute(insert(Product), missing)
+        found.update(
+            (p.sku, p)
+            for p in session.scalars(
+                select(Product).where(Product.sku.in_([m["sku"] for m in missing]))
+            )
+        )
+    return found
+
+
+def _deduct_stock(session: Session, products: dict[str, Product], items: Iterable) -> None:
+    for item in items:
+        product = products.get(item.sku)
+        if product is not None and product.manage_stock and product.quantity is not None:
+            session.execute(
+                update(Product)
+                .where(Product.id == product.id)
+                .values(quantity=Product.quantity - item.quantity)
+            )
+
+
+# -- follow-through: Amazon changed an order that has a local order ----------------------------
+
+
+def cancel_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
+    """Cancel: release what it reserved, record why."""
+    _release_reservations(session, local)
+    _set_status(session, local, LocalStatus.CANCELED.value, comment, source)
+
+
+def complete_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
+    """Everything shipped: items shipped in full, stock deducted, reservation released."""
+    fba = local.fulfilled_by == "AMAZON"
+    for item in local.items:
+        unshipped = item.quantity - item.quantity_shipped
+        if unshipped > 0 and not fba and item.product is not None and item.product.manage_stock:
+            if item.product.quantity is not None:
+                item.product.quantity -= unshipped
+        item.quantity_shipped = item.quantity
+    _release_reservations(session, local)
+    _set_status(session, local, LocalStatus.COMPLETE.value, comment, source)
+
+
+def process_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
+    _set_status(session, local, LocalStatus.PROCESSING.value, comment, source)
+
+
+def _release_reservations(session: Session, local: LocalOrder) -> None:
+    session.execute(
+        update(StockReservation)
+        .where(StockReservation.local_order_id == local.id, StockReservation.released_at.is_(None))
+        .values(released_at=utcnow())
+    )
+
+
+def _set_status(
+    session: Session, local: LocalOrder, status: str, comment: str, source: str
+) -> None:
+    local.status = status
+    local.history.append(LocalOrderHistory(status=status, comment=comment, source=source))
+
+
+def reserved_quantity(session: Session, product: Product) -> int:
+    """Units of a product held by open local orders."""
+    return session.scalar(
+        select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(
+            StockReservation.product_id == product.id, StockReservation.released_at.is_(None)
+        )
+    )
+
+
+def local_order_for(session: Session, row: AmazonOrderRow) -> LocalOrder | None:
+    return session.scalar(select(LocalOrder).where(LocalOrder.amazon_order_pk == row.id))
+
+
+def new_local_from_row(row: AmazonOrderRow, status: str) -> NewLocalOrder:
+    """What a local order is made from, read back from the stored Amazon order."""
+    return NewLocalOrder(
+        amazon_order_pk=row.id,
+        amazon_order_id=row.amazon_order_id,
+        status=status,
+        fulfilled_by=row.fulfilled_by,
+        buyer_name=row.buyer_name,
+        buyer_email=row.buyer_email,
+        grand_total=row.grand_total,
+        currency=row.currency,
+        items=tuple(
+            NewItem(i.order_item_id, i.sku, i.title, i.quantity_ordered, i.unit_price)
+            for i in row.items
+        ),
+    )

@@ -1,0 +1,667 @@
+"""The sync engine: Amazon's changed orders into the order book, under the import rules.
+
+One store at a time, under the store's lock:
+
+1. The window on `lastUpdatedTime` runs from the stored cursor minus the overlap (the first
+   window from the integration instant) to now minus `api_lag` (Amazon shows an update about two
+   minutes after it happens; asking for fresher data misses some).
+2. Page through `searchOrders`. Each page is one transaction: upsert the orders whose
+   `lastUpdatedTime` is newer than what is stored, record status events, apply the rules (create,
+   cancel, complete local orders) and commit.
+3. Only when the whole window is done does the cursor move to the window's end.
+
+Why this survives `kill -9` at any point: a page is all or nothing, the cursor moves last, and
+re-reading a window is free (unchanged orders are skipped), so the next run converges on the
+same state. Why it never double-imports: the store lock keeps runs apart, and the database's
+unique constraints forbid a second local order for one Amazon order even if something slipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, selectinload
+from tqdm.auto import tqdm
+
+from . import orders as local_orders
+from .amazon.auth import Credentials
+from .amazon.client import AmazonClient
+from .amazon.emulator.config import EmulatorConfig
+from .amazon.models import AmazonOrder, SearchPage
+from .db import (
+    AmazonOrderItem,
+    AmazonOrderRow,
+    LocalOrder,
+    LocalOrderItem,
+    StatusEvent,
+    Store,
+    SyncRun,
+    utcnow,
+)
+from .db import (
+    session as db_session,
+)
+from .errors import ConfigurationError, MalformedOrder, NotFound, OrdertoolsError
+from .locks import store_lock
+from .rules import (
+    Action,
+    ImportDecision,
+    LocalFacts,
+    OrderFacts,
+    StoreRules,
+    decide,
+    import_failed_note,
+)
+from .statuses import display_status
+from .stores import get_store, list_stores
+
+log = logging.getLogger(__name__)
+
+# How many per-order lines a report keeps for display; the counts always cover everything.
+REPORT_CHANGES_LIMIT = 500
+
+
+@dataclass
+class OrderChange:
+    """One order this run stored or changed, for the run's output."""
+
+    amazon_order_id: str
+    status: str  # the shown word
+    action: str
+    note: str | None
+    local_order_number: str | None = None
+
+
+@dataclass
+class SyncReport:
+    """What one sync of one store did."""
+
+    store: str
+    run_id: int | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    outcome: str = "running"
+    error: str | None = None
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    imported: int = 0
+    canceled: int = 0
+    completed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (order id, reason)
+    changes: list[OrderChange] = field(default_factory=list)
+    requests: int = 0
+    throttled: int = 0
+
+    COUNTS = ("new", "updated", "imported", "canceled", "completed", "skipped", "failed")
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTS}
+
+    def note_change(self, change: OrderChange) -> None:
+        if len(self.changes) < REPORT_CHANGES_LIMIT:
+            self.changes.append(change)
+
+    def summary(self) -> str:
+        """The one-screen summary printed at the end of a run."""
+        window = (
+            f"{_fmt(self.window_start)} .. {_fmt(self.window_end)}"
+            if self.window_start
+            else "nothing to read yet"
+        )
+        lines = [
+            f"Store {self.store}: sync {self.outcome}" + (f" ({self.error})" if self.error else ""),
+            f"  window   {window}",
+            f"  pages    {self.pages} ({self.requests} searchOrders calls,"
+            f" {self.throttled} throttled)",
+            "  orders   " + ", ".join(f"{n} {k}" for k, n in self.counts().items()),
+        ]
+        for order_id, reason in self.failures[:10]:
+            lines.append(f"  failed   {order_id}: {reason}")
+        if len(self.failures) > 10:
+            lines.append(f"  ... and {len(self.failures) - 10} more failures")
+        return "\n".join(lines)
+
+
+class SyncFailed(OrdertoolsError):
+    """`sync_all` finished every store, and at least one failed."""
+
+    def __init__(self, reports: list[SyncReport]):
+        failed = [r for r in reports if r.outcome != "success"]
+        super().__init__(
+            f"{len(failed)} of {len(reports)} stores failed to sync: "
+            + "; ".join(f"{r.store}: {r.error}" for r in failed)
+        )
+        self.reports = reports
+
+
+def _credentials(store: Store) -> Credentials:
+    """Credentials from the environment, never from the database.
+
+    A store whose endpoint and token URL are on this machine talks to the emulator; when the
+    variables are unset it gets the emulator's published demo credentials (not secrets), so the
+    demo needs no setup. Anything else without the variables is an error naming them.
+    """
+    try:
+        return Credentials.from_env(store.refresh_token_env)
+    except ConfigurationError:
+        if not (_is_loopback(store.endpoint) and _is_loopback(store.token_url)):
+            raise
+    demo = EmulatorConfig()
+    return Credentials(
+        client_id=demo.client_id,
+        client_secret=demo.client_secret,
+        refresh_token=demo.refresh_token,
+        refresh_token_env=store.refresh_token_env,
+    )
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def amazon_client(store: Store, **options) -> AmazonClient:
+    """A client for the store (see `_credentials` for where its credentials come from)."""
+    return AmazonClient(
+        _credentials(store),
+        region=store.region,
+        endpoint=store.endpoint,
+        token_url=store.token_url,
+        store_name=store.name,
+        **options,
+    )
+
+
+def sync_store(
+    engine: Engine,
+    name: str,
+    *,
+    client: AmazonClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    progress: bool | None = None,
+    wait: bool | float = False,
+) -> SyncReport:
+    """Sync one store. Raises `StoreBusy` when another run holds it (unless `wait`), and the
+    client's typed errors when Amazon fails; the run record says how it ended either way."""
+    with db_session(engine) as session:
+        store_id = get_store(session, name).id
+    with store_lock(engine, store_id, wait=wait):
+        return _Run(engine, store_id, client, clock or (lambda: datetime.now(UTC)), progress).run()
+
+
+def sync_all(engine: Engine, **options) -> list[SyncReport]:
+    """Sync every store, one after another; one store's failure never stops the others.
+
+    Raises `SyncFailed` at the end when any store failed, carrying every report.
+    """
+    with db_session(engine) as session:
+        names = [store.name for store in list_stores(session)]
+    reports = []
+    for name in names:
+        try:
+            reports.append(sync_store(engine, name, **options))
+        except OrdertoolsError as exc:
+            reports.append(SyncReport(store=name, outcome="failed", error=str(exc)))
+    if any(r.outcome != "success" for r in reports):
+        raise SyncFailed(reports)
+    return reports
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+class _Run:
+    """One run over one store's window."""
+
+    def __init__(self, engine, store_id, client, clock, progress):
+        self.engine = engine
+        self.store_id = store_id
+        self.client = client
+        self.clock = clock
+        self.progress = progress
+
+    def run(self) -> SyncReport:
+        with db_session(self.engine) as session:
+            store = session.get(Store, self.store_id)
+            report = SyncReport(store=store.name)
+            now = self.clock()
+            start = (
+                store.cursor - timedelta(seconds=store.overlap_seconds)
+                if store.cursor
+                else store.integrated_at
+            )
+            end = now - timedelta(seconds=store.api_lag_seconds)
+            run = SyncRun(
+                store_id=store.id,
+                window_start=start,
+                window_end=end,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
+            session.add(run)
+            session.flush()
+            report.run_id, report.window_start, report.window_end = run.id, start, end
+            marketplace_id = store.marketplace_id
+            client = self.client
+        owns_client = client is None
+        try:
+            if end > start:
+                if owns_client:
+                    with db_session(self.engine) as session:
+                        client = amazon_client(session.get(Store, self.store_id))
+                self._read_window(client, marketplace_id, start, end, report)
+            report.outcome = "success"
+        except OrdertoolsError as exc:
+            report.outcome, report.error = "failed", str(exc)
+            raise
+        except Exception as exc:  # recorded, then raised as it is: a bug must stay visible
+            report.outcome, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if client is not None:
+                stats = client.stats["searchOrders"]
+                report.requests, report.throttled = stats.requests, stats.throttled
+                if owns_client:
+                    client.close()
+            self._finish(report, end if report.outcome == "success" and end > start else None)
+        return report
+
+    def _read_window(self, client, marketplace_id, start, end, report) -> None:
+        pages = client.search_orders(
+            marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
+        )
+        # disable=None lets tqdm decide: a bar on a terminal or in a notebook, none in a pipe.
+        disable = None if self.progress is None else not self.progress
+        with tqdm(desc=f"sync {report.store}", unit=" orders", disable=disable, leave=False) as bar:
+            for page in pages:
+                with db_session(self.engine) as session:
+                    store = session.get(Store, self.store_id)
+                    _PageApplier(session, store, report).apply(page)
+                report.pages += 1
+                bar.update(len(page.orders) + len(page.malformed))
+
+    def _finish(self, report: SyncReport, cursor: datetime | None) -> None:
+        with db_session(self.engine) as session:
+            values = {
+                **report.counts(),
+                "pages": report.pages,
+                "outcome": report.outcome,
+                "error": report.error,
+                "finished_at": utcnow(),
+            }
+            session.execute(update(SyncRun).where(SyncRun.id == report.run_id).values(**values))
+            if cursor is not None:
+                session.execute(
+                    update(Store).where(Store.id == self.store_id).values(cursor=cursor)
+                )
+
+
+def _row_values(store: Store, order: AmazonOrder) -> dict:
+    total = order.grand_total
+    return {
+        "store_id": store.id,
+        "amazon_order_id": order.order_id,
+        "status": order.status,
+        "fulfilled_by": order.fulfilled_by,
+        "marketplace_id": order.marketplace_id,
+        "purchase_date": order.created_time,
+        "last_updated": order.last_updated_time,
+        "buyer_name": order.buyer_name,
+        "buyer_email": order.buyer_email,
+        "grand_total": total.amount if total else None,
+        "currency": total.currency_code if total else None,
+        "raw": order.raw,
+        "error": None,
+        "updated_at": utcnow(),
+    }
+
+
+def _item_rows(pk: int, order: AmazonOrder) -> Iterable[dict]:
+    for item in order.order_items:
+        price = item.unit_price
+        yield {
+            "amazon_order_pk": pk,
+            "order_item_id": item.order_item_id,
+            "sku": item.sku,
+            "asin": item.product.asin,
+            "title": item.title,
+            "quantity_ordered": item.quantity_ordered,
+            "quantity_shipped": item.quantity_shipped,
+            "unit_price": price.amount if price else None,
+            "currency": price.currency_code if price else None,
+        }
+
+
+class _PageApplier:
+    """Applies one page inside one transaction (the caller commits)."""
+
+    def __init__(self, session: Session, store: Store, report: SyncReport):
+        self.session = session
+        self.store = store
+        self.report = report
+        self.rules = StoreRules(store.integrated_at, store.import_enabled, store.new_order_status)
+
+    def apply(self, page: SearchPage) -> None:
+        for bad in page.malformed:
+            self._keep_malformed(bad)
+        latest = self._latest_versions(page.orders)
+        if not latest:
+            return
+        stored = {
+            row.amazon_order_id: row
+            for row in self.session.execute(
+                select(
+                    AmazonOrderRow.id,
+                    AmazonOrderRow.amazon_order_id,
+                    AmazonOrderRow.last_updated,
+                    AmazonOrderRow.status,
+                    AmazonOrderRow.error,
+                ).where(
+                    AmazonOrderRow.store_id == self.store.id,
+                    AmazonOrderRow.amazon_order_id.in_(latest),
+                )
+            )
+        }
+        changed = [o for o in latest.values() if self._is_news(o, stored.get(o.order_id))]
+        self.report.unchanged += len(latest) - len(changed)
+        if not changed:
+            return
+        pks = self._upsert(changed, stored)
+        locals_ = {
+            local.amazon_order_pk: local
+            for local in self.session.scalars(
+                select(LocalOrder)
+                .where(LocalOrder.amazon_order_pk.in_(pks.values()))
+                .options(selectinload(LocalOrder.items).selectinload(LocalOrderItem.product))
+            )
+        }
+        decisions = {}
+        for order in changed:
+            row = stored.get(order.order_id)
+            # An order whose last import failed counts as changed, so the import is retried.
+            previous = row.status if row is not None and row.error is None else None
+            local = locals_.get(pks[order.order_id])
+            decisions[order.order_id] = decide(
+                OrderFacts.from_amazon(order, previous),
+                self.rules,
+                LocalFacts(local.number, local.status) if local else None,
+            )
+        notes, numbers, errors = self._act(changed, pks, decisions, locals_)
+        self._record(changed, stored, pks, decisions, notes, numbers, errors)
+
+    # -- reading the page ----------------------------------------------------------------------
+
+    def _latest_versions(self, orders: list[AmazonOrder]) -> dict[str, AmazonOrder]:
+        """One version per order id: Amazon can repeat an order across (or within) pages."""
+        latest: dict[str, AmazonOrder] = {}
+        for order in orders:
+            seen = latest.get(order.order_id)
+            if seen is None or order.last_updated_time > seen.last_updated_time:
+                latest[order.order_id] = order
+        return latest
+
+    @staticmethod
+    def _is_news(order: AmazonOrder, row) -> bool:
+        return (
+            row is None
+            or row.error is not None
+            or row.last_updated is None
+            or order.last_updated_time > row.last_updated
+        )
+
+    def _keep_malformed(self, bad: MalformedOrder) -> None:
+        """Keep the raw order with the reason; what was stored before stays (nothing is lost)."""
+        self.report.failed += 1
+        self.report.failures.append((bad.order_id or "(no id)", bad.reason))
+        if bad.order_id is None:
+            log.warning("store %s: skipped an order with no id: %s", self.store.name, bad.reason)
+            return
+        note = import_failed_note(f"Amazon sent a malformed order ({bad.reason})")
+        row = self.session.scalar(
+            select(AmazonOrderRow).where(
+                AmazonOrderRow.store_id == self.store.id,
+                AmazonOrderRow.amazon_order_id == bad.order_id,
+            )
+        )
+        if row is None:
+            raw = bad.raw if isinstance(bad.raw, dict) else {"value": bad.raw}
+            row = AmazonOrderRow(store_id=self.store.id, amazon_order_id=bad.order_id, raw=raw)
+            self.session.add(row)
+        row.error, row.note = bad.reason, note
+        self.report.note_change(
+            OrderChange(bad.order_id, display_status(row.status), "failed", note)
+        )
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _upsert(self, changed: list[AmazonOrder], stored: dict) -> dict[str, int]:
+        """Insert new orders, update changed ones, replace their items; returns id -> pk."""
+        new = [o for o in changed if o.order_id not in stored]
+        old = [o for o in changed if o.order_id in stored]
+        pks = {o.order_id: stored[o.order_id].id for o in old}
+        if new:
+            rows = [{**_row_values(self.store, o), "first_seen_at": utcnow()} for o in new]
+            pks.update(
+                self.session.execute(
+                    insert(AmazonOrderRow).returning(
+                        AmazonOrderRow.amazon_order_id, AmazonOrderRow.id
+                    ),
+                    rows,
+                ).all()
+            )
+        if old:
+            self.session.execute(
+                update(AmazonOrderRow),
+                [{"id": pks[o.order_id], **_row_values(self.store, o)} for o in old],
+            )
+            self.session.execute(
+                delete(AmazonOrderItem).where(
+                    AmazonOrderItem.amazon_order_pk.in_([pks[o.order_id] for o in old])
+                )
+            )
+        items = [item for o in changed for item in _item_rows(pks[o.order_id], o)]
+        if items:
+            self.session.execute(insert(AmazonOrderItem), items)
+        self.report.new += len(new)
+        self.report.updated += len(old)
+        return pks
+
+    def _act(self, changed, pks, decisions, locals_):
+        """Carry out the decisions; returns notes, local numbers and errors by order id."""
+        notes = {o.order_id: decisions[o.order_id].note for o in changed}
+        numbers = {
+            o.order_id: locals_[pks[o.order_id]].number
+            for o in changed
+            if pks[o.order_id] in locals_
+        }
+        errors: dict[str, str] = {}
+        to_import = [o for o in changed if decisions[o.order_id].action == Action.IMPORT]
+        for order, number, error in self._import(to_import, pks, decisions):
+            if error is None:
+                numbers[order.order_id] = number
+                notes[order.order_id] = decisions[order.order_id].note_for(number)
+            else:
+                errors[order.order_id] = notes[order.order_id] = import_failed_note(error)
+        for order in changed:
+            decision = decisions[order.order_id]
+            if decision.action in (Action.CANCEL, Action.COMPLETE, Action.PROCESS):
+                error = self._follow(locals_[pks[order.order_id]], decision)
+                if error is not None:
+                    errors[order.order_id] = notes[order.order_id] = import_failed_note(error)
+        return notes, numbers, errors
+
+    def _import(self, orders, pks, decisions):
+        """Create local orders for a page in one go; if that fails, one by one, so one bad order
+        costs only itself. Yields (order, number, error)."""
+        if not orders:
+            return
+        new = [self._new_local(o, pks[o.order_id], decisions[o.order_id]) for o in orders]
+        try:
+            with self.session.begin_nested():
+                numbers = local_orders.create_local_orders(self.session, self.store, new)
+        except Exception:  # retried order by order below, where the culprit gets the error
+            log.debug("bulk import failed; importing one by one", exc_info=True)
+        else:
+            for order in orders:
+                yield order, numbers[pks[order.order_id]], None
+            return
+        for order, one in zip(orders, new, strict=True):
+            try:
+                with self.session.begin_nested():
+                    number = local_orders.create_local_orders(self.session, self.store, [one])
+                yield order, number[one.amazon_order_pk], None
+            except Exception as exc:  # noqa: BLE001 - the order's note carries the reason
+                yield order, None, exc
+
+    @staticmethod
+    def _new_local(order: AmazonOrder, pk: int, decision: ImportDecision):
+        total = order.grand_total
+        return local_orders.NewLocalOrder(
+            amazon_order_pk=pk,
+            amazon_order_id=order.order_id,
+            status=decision.local_status,
+            fulfilled_by=order.fulfilled_by,
+            buyer_name=order.buyer_name,
+            buyer_email=order.buyer_email,
+            grand_total=total.amount if total else None,
+            currency=total.currency_code if total else None,
+            items=tuple(
+                local_orders.NewItem(
+                    item.order_item_id,
+                    item.sku,
+                    item.title,
+                    item.quantity_ordered,
+                    item.unit_price.amount if item.unit_price else None,
+                )
+                for item in order.order_items
+            ),
+        )
+
+    def _follow(self, local: LocalOrder, decision: ImportDecision) -> Exception | None:
+        apply = {
+            Action.CANCEL: local_orders.cancel_local_order,
+            Action.COMPLETE: local_orders.complete_local_order,
+            Action.PROCESS: local_orders.process_local_order,
+        }[decision.action]
+        try:
+            with self.session.begin_nested():
+                apply(self.session, local, comment=decision.note, source="amazon")
+        except Exception as exc:  # noqa: BLE001 - the order's note carries the reason
+            return exc
+        return None
+
+    def _record(self, changed, stored, pks, decisions, notes, numbers, errors) -> None:
+        """Notes on the orders, the ledger, and the report's counts."""
+        noted = [
+            {"id": pks[o.order_id], "note": notes[o.order_id], "error": errors.get(o.order_id)}
+            for o in changed
+            if notes[o.order_id] is not None or o.order_id in errors
+        ]
+        if noted:
+            self.session.execute(update(AmazonOrderRow), noted)
+        events = []
+        for order in changed:
+            oid = order.order_id
+            decision = decisions[oid]
+            action = "failed" if oid in errors else decision.action.value
+            row = stored.get(oid)
+            if row is None or row.status != order.status or oid in errors or action != "keep":
+                events.append(
+                    {
+                        "amazon_order_pk": pks[oid],
+                        "status": order.status,
+                        "amazon_updated_at": order.last_updated_time,
+                        "observed_at": utcnow(),
+                        "sync_run_id": self.report.run_id,
+                        "action": action,
+                        "note": notes[oid],
+                    }
+                )
+            self._count(oid, action, errors)
+            self.report.note_change(
+                OrderChange(
+                    oid,
+                    display_status(order.status, _local_status(decision, action)),
+                    action,
+                    notes[oid],
+                    numbers.get(oid),
+                )
+            )
+        if events:
+            self.session.execute(insert(StatusEvent), events)
+
+    def _count(self, oid: str, action: str, errors: dict[str, str]) -> None:
+        report = self.report
+        if action == "failed":
+            report.failed += 1
+            report.failures.append((oid, errors[oid]))
+        elif action == Action.IMPORT:
+            report.imported += 1
+        elif action == Action.CANCEL:
+            report.canceled += 1
+        elif action == Action.COMPLETE:
+            report.completed += 1
+        elif action == Action.SKIP:
+            report.skipped += 1
+
+
+def _local_status(decision: ImportDecision, action: str) -> str | None:
+    return decision.local_status if action in ("import", "complete", "cancel", "process") else None
+
+
+def import_order(engine: Engine, name: str, order_number: str, *, wait: float = 60) -> str:
+    """`import-order`: import one view-only order now, whatever the toggle; returns its local
+    number. The import rules still apply (integration, status, channel): a refusal says why."""
+    with db_session(engine) as session:
+        store_id = get_store(session, name).id
+    with store_lock(engine, store_id, wait=wait), db_session(engine) as session:
+        store = session.get(Store, store_id)
+        row = session.scalar(
+            select(AmazonOrderRow).where(
+                AmazonOrderRow.store_id == store.id, AmazonOrderRow.amazon_order_id == order_number
+            )
+        )
+        if row is None:
+            raise NotFound(
+                f"store {name} has never received Amazon order {order_number}: check the "
+                "number, or run `ordertools sync` first"
+            )
+        local = local_orders.local_order_for(session, row)
+        facts = OrderFacts(row.status, row.fulfilled_by, row.purchase_date, row.status)
+        rules = StoreRules(store.integrated_at, store.import_enabled, store.new_order_status)
+        decision = decide(
+            facts, rules, LocalFacts(local.number, local.status) if local else None, requested=True
+        )
+        if decision.action != Action.IMPORT:
+            raise ImportRefused(f"order {order_number} was not imported: {decision.note}")
+        new = local_orders.new_local_from_row(row, decision.local_status)
+        number = local_orders.create_local_orders(
+            session, store, [new], comment=f"Imported on request from Amazon order {order_number}"
+        )[row.id]
+        row.note, row.error = decision.note_for(number), None
+        session.add(
+            StatusEvent(
+                amazon_order_pk=row.id,
+                status=row.status,
+                amazon_updated_at=row.last_updated,
+                action="import",
+                note=row.note,
+            )
+        )
+        return number
+
+
+class ImportRefused(OrdertoolsError):
+    """`import-order` refused by the import rules; the message says which rule."""
