@@ -3,7 +3,7 @@
 Nothing here talks to a server: a bad argument must fail before a request leaves.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,6 @@ from ordertools.amazon.auth import Credentials
 from ordertools.amazon.client import AmazonClient
 from ordertools.errors import ConfigurationError, InvalidInput
 
-UTC = timezone.utc
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ENV = {
     "ORDERTOOLS_LWA_CLIENT_ID": "amzn1.application-oa2-client.abc",

@@ -54,6 +54,7 @@ MAX_MARKETPLACES = 50
 
 USER_AGENT = "ordertools/0.1 (Language=Python)"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+PACING_SLACK = 0.05  # seconds added to each wait for a token (see _wait_for_token)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class AmazonClient:
         }
         self.stats: dict[str, OperationStats] = {op: OperationStats() for op in self.buckets}
         self.tokens = AccessTokens(
-            credentials, token_url, self._send, store=self._for_store[1:], clock=clock
+            credentials, token_url, self._send, store=store_name or "", clock=clock
         )
 
     def __repr__(self) -> str:
@@ -178,11 +179,17 @@ class AmazonClient:
         return self._pages(query)
 
     def _pages(self, query: dict[str, str]) -> Iterator[SearchPage]:
-        token = None
+        token, seen = None, set()
         while True:
             # Amazon wants every filter repeated with the same values beside the token.
             params = query if token is None else {**query, "paginationToken": token}
             page = parse_search_page(self._call("searchOrders", "GET", SEARCH_ORDERS_PATH, params))
+            # Amazon may serve an order again at the top of the next page: yield it once.
+            fresh = [order for order in page.orders if order.order_id not in seen]
+            if len(fresh) < len(page.orders):
+                log.debug("searchOrders: dropped %d repeated orders", len(page.orders) - len(fresh))
+                page = page.model_copy(update={"orders": fresh})
+            seen.update(order.order_id for order in fresh)
             yield page
             if not page.next_token:
                 return
@@ -242,7 +249,7 @@ class AmazonClient:
             retry=retry_if_exception_type((Throttled, ServerFailure)),
             stop=budget,
             wait=wait_exponential_jitter(
-                initial=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
+                multiplier=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
             ),
             sleep=self._sleep,
             before_sleep=lambda state: self._before_retry(operation, state),
@@ -279,7 +286,7 @@ class AmazonClient:
         bucket = self.buckets[operation]
         stats = self.stats[operation]
         for renewed in (False, True):
-            stats.token_wait += bucket.take(self._sleep)
+            stats.token_wait += self._wait_for_token(bucket)
             headers = {"x-amz-access-token": self.tokens.current()}
             stats.requests += 1
             response = self._send(operation, method, url, params=params, json=body, headers=headers)
@@ -292,6 +299,21 @@ class AmazonClient:
                 return self._decode(operation, response)
             raise self._error(operation, response)
         raise AssertionError("unreachable")
+
+    def _wait_for_token(self, bucket: TokenBucket) -> float:
+        """Wait until the bucket has a token and spend it; returns the seconds waited.
+
+        Each wait is stretched by a little slack: requests reach Amazon after a varying
+        latency, and a request that travels faster than the one before it finds Amazon's
+        bucket a fraction short. The slack carries over as a fraction of a token, so it
+        shifts the schedule once rather than slowing every request.
+        """
+        waited = 0.0
+        while (wait := bucket.try_take()) > 0:
+            pause = wait + min(PACING_SLACK + 0.02 / bucket.rate, 5.0)
+            self._sleep(pause)
+            waited += pause
+        return waited
 
     def _decode(self, operation: str, response: requests.Response) -> Any:
         if not response.content:
