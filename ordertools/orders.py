@@ -94,7 +94,9 @@ def create_local_orders(
     now = utcnow()
     local_ids = dict(
         session.execute(
-            insert(LocalOrder).returning(LocalOrder.amazon_order_pk, LocalOrder.id),
+            insert(LocalOrder.__table__).returning(
+                LocalOrder.__table__.c.amazon_order_pk, LocalOrder.__table__.c.id
+            ),
             [
                 {
                     "store_id": store.id,
@@ -154,10 +156,10 @@ def create_local_orders(
         )
         if shipped and order.fulfilled_by != "AMAZON":
             _deduct_stock(session, products, order.items)
-    session.execute(insert(LocalOrderItem), items)
-    session.execute(insert(LocalOrderHistory), history)
+    session.execute(insert(LocalOrderItem.__table__), items)
+    session.execute(insert(LocalOrderHistory.__table__), history)
     if reservations:
-        session.execute(insert(StockReservation), reservations)
+        session.execute(insert(StockReservation.__table__), reservations)
     return {o.amazon_order_pk: n for o, n in zip(orders, numbers, strict=True)}
 
 
@@ -194,7 +196,12 @@ def _customers(session: Session, store: Store, orders: list[NewLocalOrder]) -> d
     ]
     if missing:
         found.update(
-            session.execute(insert(Customer).returning(Customer.email, Customer.id), missing).all()
+            session.execute(
+                insert(Customer.__table__).returning(
+                    Customer.__table__.c.email, Customer.__table__.c.id
+                ),
+                missing,
+            ).all()
         )
     return found
 
@@ -223,7 +230,7 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Pr
         if sku not in found
     ]
     if missing:
-        session.execute(insert(Product), missing)
+        session.execute(insert(Product.__table__), missing)
         found.update(
             (p.sku, p)
             for p in session.scalars(

@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 # How many per-order lines a report keeps for display; the counts always cover everything.
 REPORT_CHANGES_LIMIT = 500
+INTERRUPTED = "interrupted: the sync process ended before the run finished; a later run resumed"
 
 
 @dataclass
@@ -236,6 +238,13 @@ class _Run:
         with db_session(self.engine) as session:
             store = session.get(Store, self.store_id)
             report = SyncReport(store=store.name)
+            # This run holds the store's lock, so a run of the store still "running" is one whose
+            # process died (kill -9, a crash): say so instead of leaving it running forever.
+            session.execute(
+                update(SyncRun)
+                .where(SyncRun.store_id == store.id, SyncRun.outcome == "running")
+                .values(outcome="failed", error=INTERRUPTED)
+            )
             now = self.clock()
             start = (
                 store.cursor - timedelta(seconds=store.overlap_seconds)
@@ -279,8 +288,10 @@ class _Run:
         return report
 
     def _read_window(self, client, marketplace_id, start, end, report) -> None:
-        pages = client.search_orders(
-            marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
+        pages = _prefetched(
+            client.search_orders(
+                marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
+            )
         )
         # disable=None lets tqdm decide: a bar on a terminal or in a notebook, none in a pipe.
         disable = None if self.progress is None else not self.progress
@@ -306,6 +317,16 @@ class _Run:
                 session.execute(
                     update(Store).where(Store.id == self.store_id).values(cursor=cursor)
                 )
+
+
+def _prefetched(pages: Iterator[SearchPage]) -> Iterator[SearchPage]:
+    """The pages, with the next one fetched in a background thread while the caller writes this
+    one: waiting for Amazon and writing to the order book overlap instead of adding up."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ordertools-prefetch") as pool:
+        upcoming = pool.submit(next, pages, None)
+        while (page := upcoming.result()) is not None:
+            upcoming = pool.submit(next, pages, None)
+            yield page
 
 
 def _row_values(store: Store, order: AmazonOrder) -> dict:
@@ -455,7 +476,7 @@ class _PageApplier:
             rows = [{**_row_values(self.store, o), "first_seen_at": utcnow()} for o in new]
             pks.update(
                 self.session.execute(
-                    insert(AmazonOrderRow).returning(
+                    insert(AmazonOrderRow.__table__).returning(
                         AmazonOrderRow.amazon_order_id, AmazonOrderRow.id
                     ),
                     rows,
@@ -473,7 +494,7 @@ class _PageApplier:
             )
         items = [item for o in changed for item in _item_rows(pks[o.order_id], o)]
         if items:
-            self.session.execute(insert(AmazonOrderItem), items)
+            self.session.execute(insert(AmazonOrderItem.__table__), items)
         self.report.new += len(new)
         self.report.updated += len(old)
         return pks
@@ -600,7 +621,7 @@ class _PageApplier:
                 )
             )
         if events:
-            self.session.execute(insert(StatusEvent), events)
+            self.session.execute(insert(StatusEvent.__table__), events)
 
     def _count(self, oid: str, action: str, errors: dict[str, str]) -> None:
         report = self.report
@@ -637,6 +658,11 @@ def import_order(engine: Engine, name: str, order_number: str, *, wait: float = 
             raise NotFound(
                 f"store {name} has never received Amazon order {order_number}: check the "
                 "number, or run `ordertools sync` first"
+            )
+        if row.purchase_date is None:  # only ever received malformed: nothing to import from
+            raise ImportRefused(
+                f"order {order_number} was not imported: Amazon sent it malformed "
+                f"({row.error or 'no purchase date'}); it imports once Amazon sends it whole"
             )
         local = local_orders.local_order_for(session, row)
         facts = OrderFacts(row.status, row.fulfilled_by, row.purchase_date, row.status)
