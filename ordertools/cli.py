@@ -8,6 +8,8 @@ raises on purpose become one line on stderr and a non-zero exit; nothing prints 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -23,7 +25,20 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Group(click.Group):
-    """Turns the toolkit's errors into one line and an exit code, never a traceback."""
+    """Turns every error into one line on stderr and an exit code, never a traceback.
+
+    Scripts and schedulers read that line: the toolkit's own errors say what to do, a usage
+    mistake points at the command's --help, and an unexpected exception (a bug) names itself;
+    ORDERTOOLS_DEBUG=1 lets its traceback through for a bug report.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `ordertools` alone: click prints the help
+        except click.UsageError as exc:
+            _usage_failure(exc)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -31,10 +46,34 @@ class _Group(click.Group):
         except OrdertoolsError as exc:
             _fail(str(exc), exc.exit_code)
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            reason = _first_line(getattr(exc, "orig", None) or exc)
             _fail(f"the order book failed: {reason}; check ORDERTOOLS_DB and try again", 1)
         except KeyboardInterrupt:
             _fail("interrupted; nothing half-done was kept (the next run picks up)", 130)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `ordertools store` alone: click prints the group's help
+        except click.UsageError as exc:
+            _usage_failure(exc)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("ORDERTOOLS_DEBUG"):
+                raise
+            _fail(
+                f"unexpected {type(exc).__name__}: {_first_line(exc)} (a bug in ordertools: "
+                "please report it; ORDERTOOLS_DEBUG=1 shows the traceback)",
+                1,
+            )
+
+
+def _usage_failure(exc: click.UsageError):
+    where = exc.ctx.command_path if exc.ctx else "ordertools"
+    _fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code)
+
+
+def _first_line(exc: object) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _fail(message: str, code: int):
@@ -46,6 +85,8 @@ def _engine(ctx: click.Context):
     obj = ctx.ensure_object(dict)
     if "engine" not in obj:
         obj["engine"] = db.connect(obj.get("db_url"))
+        # Hand the connections back when the command ends (a scheduler may call us in-process).
+        ctx.call_on_close(obj["engine"].dispose)
     return obj["engine"]
 
 
@@ -91,7 +132,13 @@ def main(ctx: click.Context, db_url: str | None):
 
 @main.group(context_settings=CONTEXT)
 def store():
-    """Add, list and remove stores (one seller account in one marketplace)."""
+    """Add, list and remove stores (one seller account in one marketplace).
+
+    \b
+    Example:
+      ordertools store add acme-us --marketplace ATVPDKIKX0DER
+      ordertools store list --format json
+    """
 
 
 @store.command("add", context_settings=CONTEXT)
@@ -176,7 +223,12 @@ def _store_json(s) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 def store_list(ctx, fmt):
-    """List the stores."""
+    """List the stores, their Order Settings and how far each is synced.
+
+    \b
+    Example:
+      ordertools store list --format json
+    """
     with db.session(_engine(ctx)) as session:
         rows = [_store_json(s) for s in stores.list_stores(session)]
     if fmt == "json":
@@ -195,7 +247,12 @@ def store_list(ctx, fmt):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def store_remove(ctx, name, yes):
-    """Remove a store and everything stored for it (its orders and local orders)."""
+    """Remove a store and everything stored for it (its orders and local orders).
+
+    \b
+    Example:
+      ordertools store remove acme-us --yes
+    """
     if not yes:
         click.confirm(f"Remove store {name} and all its orders?", abort=True)
     with db.session(_engine(ctx)) as session:
@@ -306,9 +363,12 @@ def _decimal(value: str | None, option: str) -> Decimal | None:
     if value is None:
         return None
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation:
-        raise ConfigurationError(f"{option} {value!r} is not a number, e.g. 25 or 19.99") from None
+        number = None
+    if number is None or not number.is_finite():
+        raise ConfigurationError(f"{option} {value!r} is not a number, e.g. 25 or 19.99")
+    return number
 
 
 @main.command(context_settings=CONTEXT)
@@ -418,7 +478,14 @@ def orders(
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 def show(ctx, name, order_number, fmt):
-    """One order, whatever its status or age, with its local order, note and history."""
+    """One order, whatever its status or age, with its local order, note and history.
+
+    ORDER_NUMBER is Amazon's order number or the local order's number.
+
+    \b
+    Example:
+      ordertools show acme-us 113-6624039-0810111 --format json
+    """
     from .dashboard import order_detail
 
     with db.session(_engine(ctx)) as session:
@@ -456,7 +523,15 @@ def show(ctx, name, order_number, fmt):
 @click.argument("order_number")
 @click.pass_context
 def import_order_command(ctx, name, order_number):
-    """Import one view-only order now (e.g. one that arrived while import was disabled)."""
+    """Import one view-only order now (e.g. one that arrived while import was disabled).
+
+    The import rules still apply: an order placed before the integration, or one Amazon has
+    not verified yet (Pending), is refused with the reason.
+
+    \b
+    Example:
+      ordertools import-order acme-us 113-6624039-0810111
+    """
     from .sync import import_order
 
     number = import_order(_engine(ctx), name, order_number)
@@ -476,10 +551,35 @@ def import_order_command(ctx, name, order_number):
     help="A packaged scenario name or a scenario JSON file.",
 )
 def emulator(host, port, scenario):
-    """Run the local SP-API emulator (LWA, searchOrders, getOrder, confirmShipment)."""
+    """Run the local SP-API emulator (LWA, searchOrders, getOrder, confirmShipment).
+
+    It serves until Ctrl-C; point a store at it with --endpoint and --token-url.
+
+    \b
+    Example:
+      ordertools emulator --port 8765 --scenario demo
+      ordertools store add shop --marketplace ATVPDKIKX0DER --endpoint http://127.0.0.1:8765 \\
+        --token-url http://127.0.0.1:8765/auth/o2/token --integrated-at 2026-11-01T00:00:00Z
+    """
     from .amazon.emulator import run_server
 
-    run_server(host, port, scenario)
+    # Werkzeug answers a taken port with its own two lines and exit 1: ask first, in one line.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.create_server((host, port), family=family).close()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot serve on {host}:{port} ({os.strerror(exc.errno) if exc.errno else exc}): "
+            "pick another --port"
+        ) from None
+    # A script waiting for the "SP-API emulator on ..." line must get it now, even in a pipe.
+    sys.stdout.reconfigure(line_buffering=True)
+    try:
+        run_server(host, port, scenario)
+    except FileNotFoundError as exc:  # no such scenario
+        raise ConfigurationError(str(exc)) from None
+    except ValueError as exc:  # a scenario file that is not valid JSON
+        raise ConfigurationError(f"scenario {scenario} is unreadable: {_first_line(exc)}") from None
 
 
 @main.command(context_settings=CONTEXT)
@@ -491,7 +591,15 @@ def emulator(host, port, scenario):
 )
 @click.pass_context
 def demo(ctx, port):
-    """Try it without an Amazon account: the emulator, demo stores, a sync, Recent Orders."""
+    """Try it without an Amazon account: the emulator, demo stores, a sync, Recent Orders.
+
+    It writes to the order book named by --db / ORDERTOOLS_DB; point that at a scratch file to
+    keep the demo stores out of your real one.
+
+    \b
+    Example:
+      ORDERTOOLS_DB=sqlite:///demo.db ordertools demo
+    """
     from .demo import run_demo
 
     run_demo(_engine(ctx), port=port, echo=click.echo)
