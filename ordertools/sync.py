@@ -105,6 +105,7 @@ class SyncReport:
     changes: list[OrderChange] = field(default_factory=list)
     requests: int = 0
     throttled: int = 0
+    opens_at: datetime | None = None  # when the window is still empty: when it will open
 
     COUNTS = ("new", "updated", "imported", "canceled", "completed", "skipped", "failed")
 
@@ -117,11 +118,16 @@ class SyncReport:
 
     def summary(self) -> str:
         """The one-screen summary printed at the end of a run."""
-        window = (
-            f"{_fmt(self.window_start)} .. {_fmt(self.window_end)}"
-            if self.window_start
-            else "nothing to read yet"
-        )
+        start, end = self.window_start, self.window_end
+        if start is None or end is None:
+            window = "-"
+        elif end <= start:
+            # A store integrated moments ago: Amazon's data lags, so the first window opens later.
+            window = (
+                f"nothing to read yet (Amazon's data lags; next window opens {_fmt(self.opens_at)})"
+            )
+        else:
+            window = f"{_fmt(start)} .. {_fmt(end)}"
         lines = [
             f"Store {self.store}: sync {self.outcome}" + (f" ({self.error})" if self.error else ""),
             f"  window   {window}",
@@ -262,14 +268,16 @@ class _Run:
             session.add(run)
             session.flush()
             report.run_id, report.window_start, report.window_end = run.id, start, end
+            if end <= start:
+                report.opens_at = now + (start - end)
             marketplace_id = store.marketplace_id
             client = self.client
         owns_client = client is None
         try:
+            if owns_client:  # even with nothing to read: a missing credential shows at once
+                with db_session(self.engine) as session:
+                    client = amazon_client(session.get(Store, self.store_id))
             if end > start:
-                if owns_client:
-                    with db_session(self.engine) as session:
-                        client = amazon_client(session.get(Store, self.store_id))
                 self._read_window(client, marketplace_id, start, end, report)
             report.outcome = "success"
         except OrdertoolsError as exc:
