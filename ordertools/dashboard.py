@@ -282,7 +282,7 @@ def order_detail(session: Session, store: Store, order_number: str) -> dict:
             "title": i.title,
             "quantity_ordered": i.quantity_ordered,
             "quantity_shipped": i.quantity_shipped,
-            "unit_price": None if i.unit_price is None else str(i.unit_price),
+            "unit_price": money_string(i.unit_price, i.currency),
         }
         for i in row.items
     ]
