@@ -148,10 +148,16 @@ def _conditions(store: Store, filters: OrderFilters):
         )
     if filters.order_number:
         text = filters.order_number.strip()
+        # The local number through an uncorrelated subquery (one indexed lookup), not the
+        # outer-joined row: an OR over the join made the database look up every order's
+        # local order before it could test the condition.
+        by_local_number = select(LocalOrder.amazon_order_pk).where(
+            LocalOrder.store_id == store.id, LocalOrder.number == text
+        )
         conditions.append(
             or_(
                 AmazonOrderRow.amazon_order_id.contains(text, autoescape=True),
-                LocalOrder.number == text,
+                AmazonOrderRow.id.in_(by_local_number),
             )
         )
     if filters.min_total is not None:
