@@ -603,3 +603,11 @@ def demo(ctx, port):
     from .demo import run_demo
 
     run_demo(_engine(ctx), port=port, echo=click.echo)
+
+
+# -- fulfillment: ship, cancel, comment, outbox (cli_fulfillment.py) ----------------------------
+
+from .cli_fulfillment import COMMANDS as _FULFILLMENT  # noqa: E402 - needs main defined
+
+for _command in _FULFILLMENT:
+    main.add_command(_command)

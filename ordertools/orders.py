@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .db import (
@@ -321,3 +321,53 @@ def new_local_from_row(row: AmazonOrderRow, status: str) -> NewLocalOrder:
             for i in row.items
         ),
     )
+
+
+# -- our own actions: shipping from the order book, comments ----------------------------------
+
+
+def ship_local_items(
+    session: Session, local: LocalOrder, shipped: dict[int, int], *, comment: str, source: str
+) -> bool:
+    """Ship `shipped` (local item id -> units) of an FBM order; returns whether all shipped.
+
+    Each shipped unit leaves stock and its reservation; once every item is shipped the order is
+    complete (what is left of the reservation released), before that it is processing.
+    """
+    for item in local.items:
+        units = shipped.get(item.id, 0)
+        if units <= 0:
+            continue
+        item.quantity_shipped += units
+        product = item.product
+        if product is not None and product.manage_stock:
+            if product.quantity is not None:
+                product.quantity -= units
+            session.execute(
+                update(StockReservation)
+                .where(
+                    StockReservation.local_order_id == local.id,
+                    StockReservation.product_id == product.id,
+                    StockReservation.released_at.is_(None),
+                )
+                .values(
+                    quantity=case(
+                        (StockReservation.quantity > units, StockReservation.quantity - units),
+                        else_=0,
+                    )
+                )
+            )
+    done = all(item.quantity_shipped >= item.quantity for item in local.items)
+    if done:
+        _release_reservations(session, local)
+        _set_status(session, local, LocalStatus.COMPLETE.value, comment, source)
+    elif local.status != LocalStatus.PROCESSING.value:
+        _set_status(session, local, LocalStatus.PROCESSING.value, comment, source)
+    else:
+        add_comment(local, comment, source=source)
+    return done
+
+
+def add_comment(local: LocalOrder, text: str, *, source: str = "user") -> None:
+    """A comment in the order's history; the status is left as it is."""
+    local.history.append(LocalOrderHistory(status=None, comment=text, source=source))

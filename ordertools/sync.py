@@ -52,6 +52,7 @@ from .db import (
 )
 from .errors import ConfigurationError, MalformedOrder, NotFound, OrdertoolsError
 from .locks import store_lock
+from .outbox import flush_outbox
 from .rules import (
     Action,
     ImportDecision,
@@ -205,7 +206,10 @@ def sync_store(
     with db_session(engine) as session:
         store_id = get_store(session, name).id
     with store_lock(engine, store_id, wait=wait):
-        return _Run(engine, store_id, client, clock or (lambda: datetime.now(UTC)), progress).run()
+        run = _Run(engine, store_id, client, clock or (lambda: datetime.now(UTC)), progress)
+        report = run.run()
+        flush_outbox(engine, name, client=client, clock=clock)  # shipments, cancellations out
+        return report
 
 
 def sync_all(engine: Engine, **options) -> list[SyncReport]:

@@ -34,6 +34,15 @@ from ..errors import (
     Throttled,
 )
 from .auth import AccessTokens, Credentials, scrub
+from .feeds import (
+    CONTENT_TYPE,
+    ORDER_ACKNOWLEDGEMENT,
+    Cancellation,
+    ProcessingReport,
+    acknowledgement_feed,
+    canonical_reason,
+    read_processing_report,
+)
 from .models import KNOWN_STATUSES, AmazonOrder, SearchPage, parse_order, parse_search_page, utc_iso
 from .ratelimit import DEFAULT_PLANS, TokenBucket
 from .regions import LWA_TOKEN_URL, endpoint_for
@@ -43,6 +52,8 @@ log = logging.getLogger(__name__)
 SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
 GET_ORDER_PATH = "/orders/2026-01-01/orders/{order_id}"
 CONFIRM_SHIPMENT_PATH = "/orders/v0/orders/{order_id}/shipmentConfirmation"
+FEED_DOCUMENTS_PATH = "/feeds/2021-06-30/documents"
+FEEDS_PATH = "/feeds/2021-06-30/feeds"
 
 # The datasets a sync needs: who bought, where it goes, what it's worth, how it ships.
 DEFAULT_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
@@ -231,6 +242,78 @@ class AmazonClient:
         order = quote(_order_id(order_id, "confirmShipment"), safe="")
         path = CONFIRM_SHIPMENT_PATH.format(order_id=order)
         self._call("confirmShipment", "POST", path, body=body)
+
+    def cancel_order(
+        self, order_id: str, *, marketplace_id: str, reason: str, item_ids: Sequence[str]
+    ) -> str:
+        """Ask Amazon to cancel an unshipped order; returns the feed id to follow up with.
+
+        The Orders API has no cancel operation: a seller submits an order-acknowledgement feed
+        (see `amazon/feeds.py`). Amazon accepting the feed is not the order canceled: follow
+        `feed_result(feed_id)`, then the order's status.
+        """
+        op = "createFeed"
+        known = canonical_reason(reason or "")
+        if known is None:
+            raise _invalid(op, f"unknown cancel reason {reason!r}")
+        if not item_ids:
+            raise _invalid(op, "item_ids: give the order's order item ids")
+        cancel = Cancellation(_order_id(order_id, op), tuple(item_ids), known)
+        document = self._call(
+            "createFeedDocument", "POST", FEED_DOCUMENTS_PATH, body={"contentType": CONTENT_TYPE}
+        )
+        # MerchantIdentifier only labels the document: the access token names the seller.
+        feed_document = acknowledgement_feed(self.store_name or "ordertools", [cancel])
+        self._upload(document["url"], feed_document)
+        feed = self._call(
+            op,
+            "POST",
+            FEEDS_PATH,
+            body={
+                "feedType": ORDER_ACKNOWLEDGEMENT,
+                "marketplaceIds": [marketplace_id],
+                "inputFeedDocumentId": document["feedDocumentId"],
+            },
+        )
+        return str(feed["feedId"])
+
+    def feed_result(self, feed_id: str) -> tuple[str, ProcessingReport | None]:
+        """A feed's processingStatus, and its processing report once it is DONE."""
+        path = f"{FEEDS_PATH}/{quote(feed_id, safe='')}"
+        feed = self._call("getFeed", "GET", path)
+        status = feed.get("processingStatus", "IN_QUEUE")
+        result_id = feed.get("resultFeedDocumentId")
+        if status != "DONE" or not result_id:
+            return status, None
+        path = f"{FEED_DOCUMENTS_PATH}/{quote(result_id, safe='')}"
+        document = self._call("getFeedDocument", "GET", path)
+        response = self._send("getFeedDocument", "GET", document["url"])
+        if response.status_code >= 300:
+            raise ServerFailure(
+                f"could not download the result of feed {feed_id}{self._for_store} "
+                f"(HTTP {response.status_code}); try again later",
+                operation="getFeedDocument",
+                status=response.status_code,
+            )
+        try:
+            return status, read_processing_report(response.content)
+        except ValueError as exc:
+            raise ServerFailure(
+                f"Amazon's result for feed {feed_id} is unreadable: {exc}",
+                operation="getFeedDocument",
+            ) from None
+
+    def _upload(self, url: str, content: bytes) -> None:
+        """PUT a feed document to its pre-signed URL (S3: no access token)."""
+        headers = {"Content-Type": CONTENT_TYPE}
+        response = self._send("createFeedDocument", "PUT", url, data=content, headers=headers)
+        if response.status_code >= 300:
+            raise ServerFailure(
+                f"could not upload a feed document{self._for_store} (HTTP "
+                f"{response.status_code}); try again later",
+                operation="createFeedDocument",
+                status=response.status_code,
+            )
 
     # -- one operation call: pacing, retries, errors ------------------------------------------
 

@@ -17,6 +17,11 @@ DEFAULT_PLANS: dict[str, tuple[float, int]] = {
     "searchOrders": (0.0056, 20),
     "getOrder": (0.5, 30),
     "confirmShipment": (2.0, 10),
+    # Feeds API 2021-06-30: how a seller cancels an order (see amazon/feeds.py).
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
 }
 
 

@@ -18,6 +18,7 @@ from .engine import (
     upgrade,
 )
 from .numbering import next_local_order_number
+from .outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxEntry, Shipment
 from .schema import (
     HISTORY_SOURCES,
     LOCAL_ORDER_STATUSES,
@@ -51,8 +52,12 @@ __all__ = [
     "LocalOrder",
     "LocalOrderHistory",
     "LocalOrderItem",
+    "OUTBOX_KINDS",
+    "OUTBOX_STATES",
+    "OutboxEntry",
     "Money",
     "Product",
+    "Shipment",
     "StatusEvent",
     "StockReservation",
     "Store",

@@ -26,6 +26,7 @@ from .auth import Auth, AuthFailure
 from .config import OPERATIONS, EmulatorConfig
 from .confirm import request_problems
 from .faults import Faults, Stats, server_error
+from .feeds import Feeds
 from .search import InvalidInput, Snapshots, included_data, page_size, parse_filter, render
 from .world import OrderNotFound, ShipmentRejected, World
 
@@ -41,6 +42,14 @@ URLS = Map(
             methods=["POST"],
             endpoint="confirmShipment",
         ),
+        Rule("/feeds/2021-06-30/documents", methods=["POST"], endpoint="createFeedDocument"),
+        Rule("/feeds/2021-06-30/feeds", methods=["POST"], endpoint="createFeed"),
+        Rule("/feeds/2021-06-30/feeds/<feed_id>", methods=["GET"], endpoint="getFeed"),
+        Rule(
+            "/feeds/2021-06-30/documents/<document_id>", methods=["GET"], endpoint="getFeedDocument"
+        ),
+        # The pre-signed URLs of feed documents (S3 on the live API): no access token.
+        Rule("/_documents/<document_id>", methods=["PUT", "GET"], endpoint="document"),
         *Admin.rules(),
     ],
     strict_slashes=False,
@@ -85,7 +94,12 @@ class EmulatorApp:
             "searchOrders": self.search_orders,
             "getOrder": self.get_order,
             "confirmShipment": self.confirm_shipment,
+            "createFeedDocument": self.create_feed_document,
+            "createFeed": self.create_feed,
+            "getFeed": self.get_feed,
+            "getFeedDocument": self.get_feed_document,
         }
+        self.feeds = Feeds(world)
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
@@ -104,6 +118,8 @@ class EmulatorApp:
     def dispatch(self, endpoint: str, request: Request, values: dict) -> Response:
         if endpoint.startswith("admin."):
             return self.admin.dispatch(endpoint, request, values)
+        if endpoint == "document":
+            return self.document(request, **values)
         self.stats.count(endpoint, requests=1)
         response = self._inject_fault(endpoint, request)
         if response is None and endpoint == "token":
@@ -199,6 +215,42 @@ class EmulatorApp:
             raise InvalidInput(problems[0], " ".join(problems[1:]))
         self.world.confirm_shipment(order_id, body["marketplaceId"], body["packageDetail"])
         return json_response(204)
+
+    def create_feed_document(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        return json_response(201, self.feeds.create_document(body, _base_url(request)))
+
+    def create_feed(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        self.stats.count("createFeed", feeds=1)
+        return json_response(202, self.feeds.create_feed(body, self.config.now()))
+
+    def get_feed(self, request: Request, feed_id: str) -> Response:
+        feed = self.feeds.get_feed(feed_id)
+        if feed is None:
+            return error(404, "NotFound", f"Feed {feed_id} was not found.")
+        return json_response(200, feed)
+
+    def get_feed_document(self, request: Request, document_id: str) -> Response:
+        document = self.feeds.get_document(document_id, _base_url(request))
+        if document is None:
+            return error(404, "NotFound", f"Feed document {document_id} was not found.")
+        return json_response(200, document)
+
+    def document(self, request: Request, document_id: str) -> Response:
+        """The pre-signed URL: PUT uploads a feed, GET downloads a document (as S3 would)."""
+        if request.method == "PUT":
+            if not self.feeds.upload(document_id, request.get_data()):
+                return Response("NoSuchKey", status=404)
+            return Response(status=200)
+        document = self.feeds.download(document_id)
+        if document is None or document.content is None:
+            return Response("NoSuchKey", status=404)
+        return Response(document.content, status=200, content_type=document.content_type)
+
+
+def _base_url(request: Request) -> str:
+    return request.host_url.rstrip("/")
 
 
 def _reset_connection(environ: dict) -> None:

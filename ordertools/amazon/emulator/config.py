@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from ..ratelimit import DEFAULT_PLANS
 from .clock import Clock, real_clock
 
-OPERATIONS = ("searchOrders", "getOrder", "confirmShipment")
+OPERATIONS = (
+    "searchOrders",
+    "getOrder",
+    "confirmShipment",
+    "createFeedDocument",
+    "createFeed",
+    "getFeed",
+    "getFeedDocument",
+)
 
 
 @dataclass

@@ -55,6 +55,10 @@ class ShipmentRejected(WorldError):
     pass
 
 
+class CancelRejected(WorldError):
+    """A cancellation Amazon refuses; the feed's processing report carries the text."""
+
+
 @dataclass
 class _Order:
     order_id: str
@@ -259,6 +263,38 @@ class World:
             body["fulfillment"]["fulfillmentStatus"] = "SHIPPED" if done else "PARTIALLY_SHIPPED"
             body["lastUpdatedTime"] = utc_iso(now)
             order.add_version(resolve_time(now, now), body)
+
+    def cancel_order(self, order_id: str, item_ids: Iterable[str], reason: str) -> None:
+        """Cancel an unshipped order (an order-acknowledgement feed with StatusCode Failure)."""
+        with self._lock:
+            now = self._catch_up()
+            order = self._orders.get(order_id)
+            version = order.version_at(now) if order else None
+            if version is None:
+                raise CancelRejected(f"Order {order_id} was not found for this seller.")
+            body = copy.deepcopy(version[1])
+            status = (body.get("fulfillment") or {}).get("fulfillmentStatus")
+            if status in ("SHIPPED", "PARTIALLY_SHIPPED"):
+                raise CancelRejected(
+                    f"Order {order_id} is {status}; shipped orders can't be canceled."
+                )
+            if status != "UNSHIPPED":
+                raise CancelRejected(
+                    f"Order {order_id} is {status}; only unshipped orders can be canceled."
+                )
+            items = {i["orderItemId"]: i for i in body["orderItems"]}
+            unknown = sorted(set(item_ids) - set(items))
+            if unknown:
+                raise CancelRejected(
+                    f"AmazonOrderItemCode {', '.join(unknown)} is not in order {order_id}."
+                )
+            for item in body["orderItems"]:
+                item["cancellation"] = {
+                    "cancellationExecution": {"cancelledBy": "MERCHANT", "cancelReason": reason}
+                }
+            body["fulfillment"]["fulfillmentStatus"] = "CANCELLED"
+            body["lastUpdatedTime"] = utc_iso(now)
+            order.add_version(now, body)
 
     def generate(
         self,
