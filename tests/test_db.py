@@ -9,13 +9,18 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from ordertools import db
 from ordertools.errors import ConfigurationError
 
-HEAD = "0001"
+# The newest migration, read from the scripts so a new migration needs no edit here; one head
+# only, or users would meet two diverging schemas.
+_HEADS = ScriptDirectory.from_config(db.alembic_config()).get_heads()
+assert len(_HEADS) == 1, f"migrations have several heads: {_HEADS}"
+HEAD = _HEADS[0]
 TABLES = {
     "stores",
     "amazon_orders",
