@@ -14,14 +14,18 @@ client touches raw dicts.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import pydantic_core
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -129,6 +133,7 @@ class AmazonClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
+        prefetch: bool = True,
     ):
         self.endpoint = (endpoint or endpoint_for(region)).rstrip("/")
         self.store_name = store_name
@@ -136,6 +141,10 @@ class AmazonClient:
         self._retry = retry
         self._sleep = sleep
         self._session = session or requests.Session()
+        # One worker fetches the next searchOrders page while the caller handles this one.
+        self._prefetch = (
+            ThreadPoolExecutor(1, thread_name_prefix="sp-api-next-page") if prefetch else None
+        )
         self._session.headers["User-Agent"] = USER_AGENT
         self.buckets = {
             op: TokenBucket(rate, burst, clock)
@@ -150,6 +159,8 @@ class AmazonClient:
         return f"AmazonClient(store={self.store_name!r}, endpoint={self.endpoint!r})"
 
     def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.shutdown(wait=True, cancel_futures=True)
         self._session.close()
 
     def __enter__(self) -> AmazonClient:
@@ -190,21 +201,37 @@ class AmazonClient:
         return self._pages(query)
 
     def _pages(self, query: dict[str, str]) -> Iterator[SearchPage]:
-        token, seen = None, set()
-        while True:
-            # Amazon wants every filter repeated with the same values beside the token.
-            params = query if token is None else {**query, "paginationToken": token}
-            page = parse_search_page(self._call("searchOrders", "GET", SEARCH_ORDERS_PATH, params))
-            # Amazon may serve an order again at the top of the next page: yield it once.
-            fresh = [order for order in page.orders if order.order_id not in seen]
-            if len(fresh) < len(page.orders):
-                log.debug("searchOrders: dropped %d repeated orders", len(page.orders) - len(fresh))
-                page = page.model_copy(update={"orders": fresh})
-            seen.update(order.order_id for order in fresh)
-            yield page
-            if not page.next_token:
-                return
-            token = page.next_token
+        seen: set[str] = set()
+        fetch: Future | None = self._fetch_page(query)
+        try:
+            while fetch is not None:
+                body = fetch.result()
+                token = _next_token(body)
+                # Ask for the next page now: it travels while this one is parsed and consumed.
+                # Amazon wants every filter repeated with the same values beside the token.
+                fetch = self._fetch_page({**query, "paginationToken": token}) if token else None
+                with _gc_paused():
+                    page = parse_search_page(body)
+                # Amazon may serve an order again at the top of the next page: yield it once.
+                fresh = [order for order in page.orders if order.order_id not in seen]
+                if len(fresh) < len(page.orders):
+                    log.debug("searchOrders: dropped %d repeats", len(page.orders) - len(fresh))
+                    page = page.model_copy(update={"orders": fresh})
+                seen.update(order.order_id for order in fresh)
+                yield page
+        finally:
+            if fetch is not None:
+                fetch.cancel()  # the caller stopped early; a page already in flight is dropped
+
+    def _fetch_page(self, params: dict[str, str]) -> Future:
+        if self._prefetch is None:
+            done: Future = Future()
+            try:
+                done.set_result(self._call("searchOrders", "GET", SEARCH_ORDERS_PATH, params))
+            except BaseException as exc:
+                done.set_exception(exc)
+            return done
+        return self._prefetch.submit(self._call, "searchOrders", "GET", SEARCH_ORDERS_PATH, params)
 
     def get_order(
         self, order_id: str, included_data: Iterable[str] = DEFAULT_INCLUDED_DATA
@@ -402,7 +429,8 @@ class AmazonClient:
         if not response.content:
             return None
         try:
-            return response.json()
+            # pydantic-core's parser: the same Python values as json.loads, a third faster.
+            return pydantic_core.from_json(response.content)
         except ValueError:
             # A body cut short in transit; asking again is the cure.
             self.stats[operation].failures += 1
@@ -601,6 +629,30 @@ def _token_expired(response: requests.Response) -> bool:
     """Whether a 403 says the access token (not the seller's permissions) is the problem."""
     text = response.text.lower()
     return "expired" in text or "access token" in text
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off while a page becomes ~10,000 new objects.
+
+    Left on, it runs a dozen young-generation passes per page and, as the page's objects get
+    promoted, the occasional full pass over the whole heap: it doubled the cost of typing a
+    page (bench/client_paging.py). The new objects hold no cycles, so nothing is lost by
+    collecting once afterwards. GC is only switched back on if this switched it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _next_token(body: Any) -> str | None:
+    pagination = body.get("pagination") if isinstance(body, dict) else None
+    token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+    return token if isinstance(token, str) and token else None
 
 
 def _learn_rate(bucket: TokenBucket, response: requests.Response) -> None:
