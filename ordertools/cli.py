@@ -605,6 +605,14 @@ def demo(ctx, port):
     run_demo(_engine(ctx), port=port, echo=click.echo)
 
 
+# -- notebook runs and schedules (ordertools/cli_runs.py) ----------------------------------------
+from .cli_runs import run, runs, schedule  # noqa: E402 - the commands need `main` defined first
+
+main.add_command(run)
+main.add_command(runs)
+main.add_command(schedule)
+
+
 # -- fulfillment: ship, cancel, comment, outbox (cli_fulfillment.py) ----------------------------
 
 from .cli_fulfillment import COMMANDS as _FULFILLMENT  # noqa: E402 - needs main defined

@@ -17,6 +17,7 @@ from .engine import (
     session,
     upgrade,
 )
+from .notebook_runs import RUN_OUTCOMES, NotebookRun
 from .numbering import next_local_order_number
 from .outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxEntry, Shipment
 from .schema import (
@@ -56,7 +57,9 @@ __all__ = [
     "OUTBOX_STATES",
     "OutboxEntry",
     "Money",
+    "NotebookRun",
     "Product",
+    "RUN_OUTCOMES",
     "Shipment",
     "StatusEvent",
     "StockReservation",
