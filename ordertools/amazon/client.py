@@ -140,12 +140,14 @@ class AmazonClient:
         self._for_store = f" for store {store_name}" if store_name else ""
         self._retry = retry
         self._sleep = sleep
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+        self._session = session
         # One worker fetches the next searchOrders page while the caller handles this one.
         self._prefetch = (
             ThreadPoolExecutor(1, thread_name_prefix="sp-api-next-page") if prefetch else None
         )
-        self._session.headers["User-Agent"] = USER_AGENT
         self.buckets = {
             op: TokenBucket(rate, burst, clock)
             for op, (rate, burst) in {**DEFAULT_PLANS, **(plans or {})}.items()
