@@ -589,8 +589,17 @@ def emulator(host, port, scenario):
     default=0,
     help="Emulator port (default: any free one).",
 )
+@click.option(
+    "--open",
+    "open_with",
+    type=click.Choice(["voila", "lab"]),
+    is_flag=False,
+    flag_value="voila",
+    default=None,
+    help="Then open the store dashboard: in the browser (Voila, the default) or JupyterLab.",
+)
 @click.pass_context
-def demo(ctx, port):
+def demo(ctx, port, open_with):
     """Try it without an Amazon account: the emulator, demo stores, a sync, Recent Orders.
 
     It writes to the order book named by --db / ORDERTOOLS_DB; point that at a scratch file to
@@ -599,10 +608,11 @@ def demo(ctx, port):
     \b
     Example:
       ORDERTOOLS_DB=sqlite:///demo.db ordertools demo
+      ordertools demo --open        # then the store dashboard in your browser
     """
     from .demo import run_demo
 
-    run_demo(_engine(ctx), port=port, echo=click.echo)
+    run_demo(_engine(ctx), port=port, echo=click.echo, open_with=open_with)
 
 
 # -- notebook runs and schedules (ordertools/cli_runs.py) ----------------------------------------

@@ -12,26 +12,42 @@ exists, else to the order in Seller Central.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from urllib.parse import quote
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from .db import AmazonOrderRow, LocalOrder, Store
-from .errors import NotFound
+from .db import AmazonOrderRow, LocalOrder, SavedView, Store, SyncRun
+from .errors import ConfigurationError, NotFound
 from .money import money_string
-from .statuses import HIDDEN_FROM_RECENT_ORDERS, LocalStatus, StatusFilter, display_status
+from .statuses import (
+    HIDDEN_FROM_RECENT_ORDERS,
+    STATUS_WORDS,
+    LocalStatus,
+    StatusFilter,
+    display_status,
+    parse_status_filter,
+)
 from .stores import seller_central_url
 
 # Where a local order opens when the store sets no template of its own: the toolkit's order
-# page served by Voila (notebooks/order.ipynb). {store}, {number} and {amazon_order_id} are
-# filled in, URL-quoted.
-DEFAULT_LOCAL_ORDER_URL = (
-    "http://localhost:8866/voila/render/order.ipynb?store={store}&order={amazon_order_id}"
-)
+# page served by Voila (notebooks/order.ipynb; `voila notebooks/` serves it at this path on
+# Voila's default port). {store}, {number} and {amazon_order_id} are filled in, URL-quoted.
+# `ORDERTOOLS_VOILA_URL` moves it to another Voila server (`ordertools demo --open` sets it).
+VOILA_URL_ENV = "ORDERTOOLS_VOILA_URL"
+DEFAULT_VOILA_URL = "http://localhost:8866"
+ORDER_PAGE_PATH = "/voila/render/order.ipynb?store={store}&order={amazon_order_id}"
+DEFAULT_LOCAL_ORDER_URL = DEFAULT_VOILA_URL + ORDER_PAGE_PATH
+
+
+def default_local_order_url() -> str:
+    base = os.environ.get(VOILA_URL_ENV, "").strip().rstrip("/") or DEFAULT_VOILA_URL
+    return base + ORDER_PAGE_PATH
+
 
 SORTS = {
     "purchase_date": AmazonOrderRow.purchase_date,
@@ -242,7 +258,7 @@ def order_link(store: Store, amazon_order_id: str, local_number: str | None) -> 
     """The local order's page when there is one, else the order in Seller Central."""
     if local_number is None:
         return seller_central_url(store, amazon_order_id)
-    template = store.local_order_url_template or DEFAULT_LOCAL_ORDER_URL
+    template = store.local_order_url_template or default_local_order_url()
     return template.format(
         store=quote(store.name, safe=""),
         number=quote(local_number, safe=""),
@@ -337,3 +353,218 @@ class _Row:
 
     def __getattr__(self, name):
         return getattr(self.order, name)
+
+
+# -- the dashboard's other sections ----------------------------------------------------------------
+
+# Orders that are not (or not yet) a sale: left out of lifetime sales and revenue.
+NOT_SALES = frozenset({"PENDING", "PENDING_AVAILABILITY", "CANCELLED", "UNFULFILLABLE"})
+AWAITING_SHIPMENT = ("UNSHIPPED", "PARTIALLY_SHIPPED")
+
+
+@dataclass(frozen=True)
+class StoreData:
+    """Store Data: lifetime sales per currency, orders awaiting shipment, counts by status."""
+
+    lifetime_sales: dict[str, Decimal]
+    awaiting_shipment: int
+    by_status: dict[str, int]  # shown word -> orders, in the words' display order
+
+
+def _since_integration(store: Store):
+    return (
+        AmazonOrderRow.store_id == store.id,
+        AmazonOrderRow.purchase_date >= store.integrated_at,
+    )
+
+
+def _is_sale():
+    return or_(AmazonOrderRow.status.is_(None), AmazonOrderRow.status.not_in(sorted(NOT_SALES)))
+
+
+def store_data(session: Session, store: Store) -> StoreData:
+    """Three grouped queries over the store's orders since its integration."""
+    sales = session.execute(
+        select(AmazonOrderRow.currency, func.sum(AmazonOrderRow.grand_total))
+        .where(*_since_integration(store), _is_sale(), AmazonOrderRow.currency.is_not(None))
+        .group_by(AmazonOrderRow.currency)
+        .order_by(AmazonOrderRow.currency)
+    )
+    awaiting = session.scalar(
+        select(func.count())
+        .select_from(AmazonOrderRow)
+        .where(*_since_integration(store), AmazonOrderRow.status.in_(AWAITING_SHIPMENT))
+    )
+    complete = func.coalesce(LocalOrder.status == LocalStatus.COMPLETE.value, False)
+    counts: dict[str, int] = {}
+    for status, is_complete, n in session.execute(
+        select(AmazonOrderRow.status, complete, func.count())
+        .select_from(AmazonOrderRow)
+        .outerjoin(LocalOrder, LocalOrder.amazon_order_pk == AmazonOrderRow.id)
+        .where(*_since_integration(store))
+        .group_by(AmazonOrderRow.status, complete)
+    ):
+        word = display_status(status, LocalStatus.COMPLETE.value if is_complete else None)
+        counts[word] = counts.get(word, 0) + n
+    order = {word: i for i, word in enumerate(STATUS_WORDS)}
+    return StoreData(
+        lifetime_sales={currency: total for currency, total in sales},
+        awaiting_shipment=awaiting or 0,
+        by_status=dict(sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order)))),
+    )
+
+
+def revenue(session: Session, store: Store, *, days: int, now: datetime, tz: tzinfo):
+    """Sales per day for the last `days` days (today included) in `tz`, one column per currency.
+
+    The database hands back only the window's sales; pandas sums them by local day.
+    """
+    import pandas as pd  # only the dashboard and exports need pandas
+
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=tz).astimezone(UTC)
+    rows = session.execute(
+        select(AmazonOrderRow.purchase_date, AmazonOrderRow.currency, AmazonOrderRow.grand_total)
+        .where(*_since_integration(store), _is_sale(), AmazonOrderRow.purchase_date >= start)
+        .where(AmazonOrderRow.grand_total.is_not(None), AmazonOrderRow.currency.is_not(None))
+    ).all()
+    frame = pd.DataFrame(rows, columns=["purchase_date", "currency", "total"])
+    frame["day"] = [moment.astimezone(tz).date() for moment in frame["purchase_date"]]
+    frame["total"] = frame["total"].map(Decimal)
+    series = frame.pivot_table(
+        index="day", columns="currency", values="total", aggfunc="sum", fill_value=Decimal(0)
+    )
+    days_index = pd.Index([first + timedelta(days=i) for i in range(days)], name="day")
+    return series.reindex(days_index, fill_value=Decimal(0)).loc[:, sorted(series.columns)]
+
+
+def last_sync(session: Session, store: Store) -> SyncRun | None:
+    return session.scalar(
+        select(SyncRun)
+        .where(SyncRun.store_id == store.id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+
+
+def delivery_address(session: Session, store: Store, amazon_order_id: str) -> dict | None:
+    """Where the order ships, as Amazon sent it (FBM orders carry it once payment is verified)."""
+    raw = session.scalar(
+        select(AmazonOrderRow.raw).where(
+            AmazonOrderRow.store_id == store.id, AmazonOrderRow.amazon_order_id == amazon_order_id
+        )
+    )
+    recipient = (raw or {}).get("recipient") or {}
+    address = recipient.get("deliveryAddress")
+    return address if isinstance(address, dict) else None
+
+
+# -- saved views of All Orders ---------------------------------------------------------------------
+
+DEFAULT_VIEW = "Default View"
+
+
+def filters_to_json(filters: OrderFilters) -> dict:
+    """The filters as JSON a saved view keeps (words, ISO dates, decimal strings)."""
+    data: dict = {}
+    if filters.statuses is not None:
+        data["statuses"] = list(filters.statuses.words)
+    for name in ("purchased_from", "purchased_to"):
+        value = getattr(filters, name)
+        if value is not None:
+            data[name] = value.isoformat()
+    for name in ("buyer", "order_number"):
+        if getattr(filters, name):
+            data[name] = getattr(filters, name)
+    for name in ("min_total", "max_total"):
+        if getattr(filters, name) is not None:
+            data[name] = str(getattr(filters, name))
+    return data
+
+
+def filters_from_json(data: dict) -> OrderFilters:
+    def moment(value):
+        if value is None:
+            return None
+        return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+
+    def amount(value):
+        return None if value is None else Decimal(value)
+
+    return OrderFilters(
+        statuses=parse_status_filter(data.get("statuses") or ()),
+        purchased_from=moment(data.get("purchased_from")),
+        purchased_to=moment(data.get("purchased_to")),
+        buyer=data.get("buyer"),
+        order_number=data.get("order_number"),
+        min_total=amount(data.get("min_total")),
+        max_total=amount(data.get("max_total")),
+    )
+
+
+def list_views(session: Session, store: Store) -> list[SavedView]:
+    return list(
+        session.scalars(
+            select(SavedView).where(SavedView.store_id == store.id).order_by(SavedView.name)
+        )
+    )
+
+
+def save_view(
+    session: Session,
+    store: Store,
+    name: str,
+    *,
+    columns: list[str],
+    filters: OrderFilters,
+    sort: str = "purchase_date",
+    descending: bool = True,
+) -> SavedView:
+    """Create the view `name`, or overwrite it with these columns, filters and sort."""
+    name = _view_name(name)
+    view = _find_view(session, store, name) or SavedView(store_id=store.id, name=name)
+    view.columns = {"columns": list(columns), "sort": sort, "descending": descending}
+    view.filters = filters_to_json(filters)
+    session.add(view)
+    session.flush()
+    return view
+
+
+def rename_view(session: Session, store: Store, old: str, new: str) -> SavedView:
+    new = _view_name(new)
+    view = _existing_view(session, store, old)
+    if new != old and _find_view(session, store, new) is not None:
+        raise ConfigurationError(f"a view named {new!r} exists already; pick another name")
+    view.name = new
+    return view
+
+
+def delete_view(session: Session, store: Store, name: str) -> None:
+    session.delete(_existing_view(session, store, name))
+
+
+def _view_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ConfigurationError("a view needs a name")
+    if name.casefold() == DEFAULT_VIEW.casefold():
+        raise ConfigurationError(f"{DEFAULT_VIEW} is built in: it can't be saved over or renamed")
+    if len(name) > 100:
+        raise ConfigurationError("a view's name is at most 100 characters")
+    return name
+
+
+def _find_view(session: Session, store: Store, name: str) -> SavedView | None:
+    return session.scalar(
+        select(SavedView).where(SavedView.store_id == store.id, SavedView.name == name)
+    )
+
+
+def _existing_view(session: Session, store: Store, name: str) -> SavedView:
+    if name == DEFAULT_VIEW:
+        raise ConfigurationError(f"{DEFAULT_VIEW} is built in: it can't be renamed or deleted")
+    view = _find_view(session, store, name)
+    if view is None:
+        raise NotFound(f"store {store.name} has no saved view {name!r}")
+    return view

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
 from . import db, stores
-from .amazon.emulator import Emulator
+from .amazon.emulator import Emulator, EmulatorConfig, ManualClock
 from .dashboard import query_orders
 from .formats import DEFAULT_COLUMNS, render_table
 from .sync import sync_store
 
 DEMO_PORT = 8765
+# The instant and time zone the notebooks' committed reference outputs are rendered at (nbval,
+# the browser test): `build_demo_order_book(engine, REFERENCE_AT)`.
+REFERENCE_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+REFERENCE_TZ = "America/New_York"
 
 
 def _free(port: int) -> bool:
@@ -27,7 +31,15 @@ def _free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def run_demo(engine: Engine, *, port: int = 0, echo: Callable[[str], None] = print) -> None:
+def run_demo(
+    engine: Engine,
+    *,
+    port: int = 0,
+    echo: Callable[[str], None] = print,
+    open_with: str | None = None,
+) -> None:
+    """The tour; `open_with` ("voila" or "lab") then opens the store dashboard on the demo
+    stores and keeps the demo Amazon running (so **Sync now** works) until Ctrl-C."""
     port = port or (DEMO_PORT if _free(DEMO_PORT) else 0)
     with Emulator(scenario="demo", port=port) as emulator:
         names = _prepare_stores(engine, emulator)
@@ -40,6 +52,12 @@ def run_demo(engine: Engine, *, port: int = 0, echo: Callable[[str], None] = pri
                 records = query_orders(session, store, limit=10)
             echo(f"\nRecent Orders of {name} (newest first; Pending hidden until verified):")
             echo(render_table(records, [key for key, _ in DEFAULT_COLUMNS]) + "\n")
+        if open_with:
+            from .launch import open_dashboard
+
+            open_dashboard(engine, names[0], open_with, echo=echo)
+            return
+    echo(dashboard_hint(names[0] if names else "acme-us"))
     echo(
         "Next: `ordertools orders acme-us --status pending` shows the orders waiting for payment;"
         " `ordertools show acme-us ORDER` one order's story;\n"
@@ -66,4 +84,24 @@ def _prepare_stores(engine: Engine, emulator: Emulator) -> list[str]:
                 )
             store.endpoint, store.token_url = emulator.base_url, emulator.token_url
             names.append(store.name)
+    return names
+
+
+def dashboard_hint(store: str) -> str:
+    return (
+        f"The store dashboard: `ordertools demo --open` opens it in your browser (Voila), "
+        f"`ordertools demo --open lab` in JupyterLab (notebooks/store_dashboard.ipynb, "
+        f'store = "{store}").\n'
+    )
+
+
+def build_demo_order_book(engine: Engine, at: datetime) -> list[str]:
+    """The demo order book exactly as of `at`: the emulator frozen at that instant, its stores
+    integrated, each synced once with the same clock. Same `at`, same orders, same local
+    numbers: what the notebooks' reference outputs and the browser test are rendered from."""
+    clock = ManualClock(at)
+    with Emulator(scenario="demo", config=EmulatorConfig(clock=clock)) as emulator:
+        names = _prepare_stores(engine, emulator)
+        for name in names:
+            sync_store(engine, name, clock=clock, progress=False)
     return names

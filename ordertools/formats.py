@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -86,8 +86,18 @@ def safe_href(url: str | None) -> str | None:
     return None
 
 
-def render_html(records: Sequence[OrderRecord], columns: Sequence[str]) -> str:
-    """A plain, escaped HTML table; the order number is a link that opens in a new tab."""
+def render_html(
+    records: Sequence[OrderRecord],
+    columns: Sequence[str],
+    *,
+    dates: Callable[[datetime | None], str] | None = None,
+    locale: str = "en_US",
+) -> str:
+    """A plain, escaped HTML table; the order number is a link that opens in a new tab.
+
+    `dates` shows the purchase date (the dashboard passes one for the user's time zone);
+    without it the date is ISO 8601, as in exports.
+    """
     head = "".join(f"<th>{html.escape(HEADINGS.get(c, c))}</th>" for c in columns)
     body = []
     for record in records:
@@ -95,7 +105,9 @@ def render_html(records: Sequence[OrderRecord], columns: Sequence[str]) -> str:
         cells = []
         for column in columns:
             if column == "grand_total":
-                text = html.escape(money(record.grand_total, record.currency))
+                text = html.escape(money(record.grand_total, record.currency, locale))
+            elif column == "purchase_date" and dates is not None:
+                text = html.escape(dates(record.purchase_date))
             elif column == "order_number":
                 text = html.escape(record.order_number)
                 href = safe_href(record.link)

@@ -39,6 +39,7 @@ from .schema import (
     utcnow,
 )
 from .types import JSONDocument, Money, UTCDateTime
+from .views import SavedView
 
 __all__ = [
     "ENV_VAR",
@@ -60,6 +61,7 @@ __all__ = [
     "NotebookRun",
     "Product",
     "RUN_OUTCOMES",
+    "SavedView",
     "Shipment",
     "StatusEvent",
     "StockReservation",
