@@ -47,6 +47,7 @@ class FilterForm(widgets.VBox):
     """The filter fields; `filters()` reads them into `OrderFilters` (ValueError when wrong)."""
 
     def __init__(self):
+        labels = {"description_width": "7em"}  # wide enough for "Purchased from" in full
         self.purchased_from = widgets.DatePicker(description="Purchased from")
         self.purchased_to = widgets.DatePicker(description="to")
         self.order_number = widgets.Text(description="Order number", placeholder="any part")
@@ -68,6 +69,9 @@ class FilterForm(widgets.VBox):
                 self.statuses,
             ]
         )
+        for field in (*self.children[0].children, self.statuses):
+            for control in getattr(field, "children", (field,)):
+                control.style = labels
 
     def filters(self) -> OrderFilters:
         return OrderFilters(
