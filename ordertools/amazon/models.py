@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SkipValidation, ValidationError
 from pydantic.alias_generators import to_camel
 
 from ..errors import MalformedOrder
@@ -177,7 +177,8 @@ class AmazonOrder(_Model):
     fulfillment: OrderFulfillment | None = None
     packages: list[OrderPackage] = []
     programs: list[str] = []
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    # The JSON exactly as received, for the order book; never validated (that is the fields' job).
+    raw: SkipValidation[dict[str, Any]] = Field(default_factory=dict, exclude=True, repr=False)
 
     @property
     def status(self) -> str | None:
@@ -190,7 +191,7 @@ class AmazonOrder(_Model):
 
     @property
     def fulfilled_by(self) -> str | None:
-        """"AMAZON" (FBA/AFN), "MERCHANT" (FBM/MFN), or None when Amazon did not say."""
+        """Who ships: "AMAZON" (FBA/AFN), "MERCHANT" (FBM/MFN), or None when Amazon did not say."""
         return self.fulfillment.fulfilled_by if self.fulfillment else None
 
     @property
@@ -233,12 +234,11 @@ def parse_order(raw: Any) -> AmazonOrder:
     if not isinstance(raw, dict):
         raise MalformedOrder(None, f"expected an object, got {type(raw).__name__}", raw)
     try:
-        order = AmazonOrder.model_validate(raw)
+        # `raw` rides along in the same validation: cheaper than copying the model afterwards.
+        return AmazonOrder.model_validate({**raw, "raw": raw})
     except ValidationError as exc:
         order_id = raw.get("orderId") if isinstance(raw.get("orderId"), str) else None
         raise MalformedOrder(order_id, _reason(exc), raw) from None
-    # model_copy keeps validation's result and attaches the JSON exactly as received.
-    return order.model_copy(update={"raw": raw})
 
 
 class SearchPage(_Model):
