@@ -412,14 +412,21 @@ class _PageApplier:
         if not changed:
             return
         pks = self._upsert(changed, stored)
-        locals_ = {
-            local.amazon_order_pk: local
-            for local in self.session.scalars(
-                select(LocalOrder)
-                .where(LocalOrder.amazon_order_pk.in_(pks.values()))
-                .options(selectinload(LocalOrder.items).selectinload(LocalOrderItem.product))
-            )
-        }
+        # Only orders stored before can have a local order: a page of new orders (a first sync
+        # is all new) skips the lookup.
+        known = [row.id for row in stored.values()]
+        locals_ = (
+            {
+                local.amazon_order_pk: local
+                for local in self.session.scalars(
+                    select(LocalOrder)
+                    .where(LocalOrder.amazon_order_pk.in_(known))
+                    .options(selectinload(LocalOrder.items).selectinload(LocalOrderItem.product))
+                )
+            }
+            if known
+            else {}
+        )
         decisions = {}
         for order in changed:
             row = stored.get(order.order_id)

@@ -121,7 +121,10 @@ def _json_dumps(document) -> str:
 def _pg_engine(url: URL) -> Engine:
     # Fail in seconds, not minutes, when the server is down (unless the URL says otherwise).
     timeout = {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
-    return create_engine(url, pool_pre_ping=True, connect_args=timeout, json_serializer=_json_dumps)
+    # No server-side prepared statements: psycopg prepares a query after five runs, and a plan
+    # made while a sync's tables were still small (a first sync) stays a full scan for good.
+    args = {**timeout, "prepare_threshold": None}
+    return create_engine(url, pool_pre_ping=True, connect_args=args, json_serializer=_json_dumps)
 
 
 def _sqlite_engine(url: URL) -> Engine:
