@@ -8,6 +8,7 @@ beyond the rows on screen, whatever the size of the order book.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 import ipywidgets as widgets
@@ -27,8 +28,9 @@ from .dashboard import (
 )
 from .errors import OrdertoolsError
 from .formats import DEFAULT_COLUMNS, HEADINGS, OPTIONAL_COLUMNS, render_csv, render_xlsx
+from .order_actions import OrderView
 from .statuses import STATUS_WORDS, parse_status_filter
-from .widgets import Dashboard, Section, download_link, order_page_html
+from .widgets import Dashboard, Section, download_link
 
 ALL_COLUMNS = [key for key, _ in DEFAULT_COLUMNS + OPTIONAL_COLUMNS]
 DEFAULT_VIEW_COLUMNS = [key for key, _ in DEFAULT_COLUMNS]
@@ -112,8 +114,10 @@ def _amount(text: str, label: str) -> Decimal | None:
 class AllOrders(Section):
     title = "All Orders"
 
-    def __init__(self, dash: Dashboard):
+    def __init__(self, dash: Dashboard, on_change: Callable[[], None] | None = None):
         self.dash = dash
+        # After a shipment, cancellation or comment on the order shown in place.
+        self.on_change = on_change or self.render
         self.applied = OrderFilters()
         self.page = 0
         self.total = 0
@@ -171,7 +175,8 @@ class AllOrders(Section):
 
         self.message = widgets.HTML()
         self.grid = widgets.GridBox(layout=widgets.Layout(grid_gap="0px 0px"))
-        self.detail = widgets.HTML()
+        self.detail = widgets.VBox()  # the order page (`OrderView`) of the order clicked
+        self.order_view = None
         self.close_detail = widgets.Button(description="Close order", layout={"display": "none"})
         self.close_detail.on_click(lambda _: self.show_order(None))
         # Cells share one layout and style: a page is many cells, each a model in the browser.
@@ -311,14 +316,19 @@ class AllOrders(Section):
     # -- order detail ---------------------------------------------------------------------------
 
     def show_order(self, number: str | None) -> None:
+        """The order's page below the table, with its comments and actions (None: close it)."""
+        if self.order_view is not None:
+            self.order_view.close()
+        self.order_view = None
         if number is None:
-            self.detail.value = ""
+            self.detail.children = []
             self.close_detail.layout.display = "none"
             return
         try:
-            self.detail.value = order_page_html(self.dash, number)
+            self.order_view = OrderView(self.dash, number, on_change=self.on_change)
+            self.detail.children = [self.order_view]
         except OrdertoolsError as exc:
-            self.detail.value = f"<p><b>{pages.e(exc)}</b></p>"
+            self.detail.children = [widgets.HTML(f"<p><b>{pages.e(exc)}</b></p>")]
         self.close_detail.layout.display = None
 
     # -- export ---------------------------------------------------------------------------------

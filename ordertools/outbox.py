@@ -122,11 +122,16 @@ def _client_for(store: Store) -> AmazonClient:
 
 
 def list_outbox(
-    engine: Engine, store: str | None = None, states: Iterable[str] | None = None
+    engine: Engine,
+    store: str | None = None,
+    states: Iterable[str] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Entries, newest first, as plain dicts (the CLI and the dashboard print these)."""
     with db_session(engine) as session:
         query = select(OutboxEntry, Store.name).join(Store).order_by(OutboxEntry.id.desc())
+        if limit is not None:  # the dashboard shows the latest few
+            query = query.limit(limit)
         if store is not None:
             query = query.where(Store.name == store)
         if states:

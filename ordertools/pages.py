@@ -166,8 +166,15 @@ def active_filters(filters) -> str:
     return "Active filters: " + "; ".join(f"<b>{e(k)}</b> {e(v)}" for k, v in shown.items())
 
 
-def order_page(detail: dict, address: dict | None, show: Display, seller_central: str) -> str:
-    """The order page: Amazon's order as received, the local order, the ledger and the notes."""
+def order_page(
+    detail: dict,
+    address: dict | None,
+    show: Display,
+    seller_central: str,
+    activity: dict | None = None,
+) -> str:
+    """The order page: Amazon's order as received, the local order (with its comments, and
+    `activity`'s shipments and outbox entries), the ledger and the notes."""
     link = safe_href(seller_central)
     number = e(detail["order_number"])
     if link:
@@ -192,6 +199,10 @@ def order_page(detail: dict, address: dict | None, show: Display, seller_central
     parts = [CSS, f"<h3>Amazon order {e(detail['order_number'])}</h3>", facts(amazon)]
     parts += ["<h4>Items</h4>", _items(detail, show)]
     parts += ["<h4>Local order</h4>", _local(detail["local_order"], show)]
+    if activity is not None:
+        fba = detail["fulfilled_by"] == "AMAZON"
+        parts += ["<h5>Shipments</h5>", shipments(activity["shipments"], show, fba=fba)]
+        parts += ["<h5>Sent to Amazon</h5>", outbox(activity["outbox"], show)]
     parts += ["<h4>Status history</h4>", _history(detail["history"], show)]
     parts += ["<h4>Notes</h4>", f"<p>{e(detail['notes'] or 'none')}</p>"]
     if detail["error"]:
@@ -217,10 +228,11 @@ def _amount(value: str | None) -> Decimal | None:
     return Decimal(value) if value is not None else None
 
 
-def _table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def _table(headings: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
     head = "".join(f"<th>{e(h)}</th>" for h in headings)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="ordertools-orders"><thead><tr>{head}</tr></thead>{body}</table>'
+    classes = f"ordertools-orders {css}".strip()
+    return f'<table class="{classes}"><thead><tr>{head}</tr></thead>{body}</table>'
 
 
 def _items(detail: dict, show: Display) -> str:
@@ -286,3 +298,80 @@ def _history(events: list[dict], show: Display) -> str:
 
 def column_heading(column: str) -> str:
     return HEADINGS.get(column, column)
+
+
+# -- fulfillment: the shipping queue, shipments, the outbox ---------------------------------------
+
+OUTBOX_WORDS = {
+    "pending": "queued",
+    "sent": "sent, waiting to see it at Amazon",
+    "confirmed": "confirmed by Amazon",
+    "failed": "refused by Amazon",
+}
+
+
+def outbox_state(state: str | None, error: str | None = None) -> str:
+    """How far a change for Amazon got, in words; the error (escaped) when there is one."""
+    if state is None:
+        return '<span class="ordertools-muted">nothing sent yet</span>'
+    text = f'<span class="outbox-{e(state)}">{e(OUTBOX_WORDS.get(state, state))}</span>'
+    return text + (f": {e(error)}" if error else "")
+
+
+def awaiting_table(orders, show: Display) -> str:
+    """Orders awaiting shipment (`awaiting.AwaitingOrder`s), oldest first."""
+    if not orders:
+        return '<p class="ordertools-muted">No orders are waiting to be shipped.</p>'
+    return _table(
+        ("Purchase Date", "Order Number", "Local Order", "Buyer's Name", "Grand Total",
+         "Status", "To ship", "Sent to Amazon"),
+        (
+            (
+                e(show.date(o.purchase_date)),
+                e(o.order_number),
+                e(o.local_number),
+                e(o.buyer_name),
+                e(show.money(o.grand_total, o.currency)),
+                e(o.status),
+                e(", ".join(f"{n} × {sku}" for sku, n in o.to_ship)),
+                outbox_state(o.outbox_state, o.outbox_error),
+            )
+            for o in orders
+        ),
+        css="ordertools-awaiting",
+    )  # fmt: skip
+
+
+def outbox(entries: list[dict], show: Display) -> str:
+    """Outbox entries (`fulfillment.order_activity` or `list_outbox` dicts), as given."""
+    if not entries:
+        return '<p class="ordertools-muted">Nothing sent to Amazon yet.</p>'
+    with_order = "order_number" in entries[0]
+    headings = ("Order", "Change", "State", "Attempts") if with_order else ("Change", "State")
+    rows = []
+    for entry in entries:
+        state = outbox_state(entry["state"], entry["last_error"])
+        if with_order:
+            rows.append((e(entry["order_number"]), e(entry["kind"]), state, e(entry["attempts"])))
+        else:
+            rows.append((e(entry["kind"]), state))
+    return _table(headings, rows)
+
+
+def shipments(packages: list[dict], show: Display, *, fba: bool = False) -> str:
+    if not packages:
+        said = "Amazon ships this order (FBA)." if fba else "No shipments made here yet."
+        return f'<p class="ordertools-muted">{said}</p>'
+    return _table(
+        ("Shipped", "Carrier", "Tracking", "Method", "Items"),
+        (
+            (
+                show.wall_clock(p["ship_date"]),
+                e(p["carrier"]),
+                e(p["tracking_number"]),
+                e(p["shipping_method"]),
+                e(", ".join(f"{i['quantity']} × {i['sku']}" for i in p["items"])),
+            )
+            for p in packages
+        ),
+    )

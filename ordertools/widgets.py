@@ -20,7 +20,7 @@ import ipywidgets as widgets
 from IPython.display import HTML
 from sqlalchemy.engine import Engine
 
-from . import db, pages
+from . import db, fulfillment, pages
 from .amazon.client import AmazonClient
 from .dashboard import (
     delivery_address,
@@ -314,15 +314,21 @@ class StoreDashboard:
     """Every section of the store dashboard, built on one store."""
 
     def __init__(self, dash: Dashboard):
-        from .all_orders import AllOrders  # the biggest section has a module of its own
+        # The bigger sections have modules of their own, built on this one.
+        from .all_orders import AllOrders
+        from .order_actions import AwaitingShipment
+        from .run_history import RunHistory
 
         self.dash = dash
         self.header = StoreHeader(dash, on_synced=self.refresh)
         self.settings = OrderSettings(dash)
         self.store_data = StoreDataSection(dash)
         self.revenue = RevenueSection(dash)
+        # A shipment or cancellation changes counts, Recent Orders and All Orders: all refresh.
+        self.awaiting = AwaitingShipment(dash, on_change=self.refresh)
         self.recent_orders = RecentOrders(dash)
-        self.all_orders = AllOrders(dash)
+        self.all_orders = AllOrders(dash, on_change=self.refresh)
+        self.run_history = RunHistory(dash)
 
     @classmethod
     def open(cls, store: str, time_zone: str | None = None, **options) -> StoreDashboard:
@@ -343,8 +349,10 @@ class StoreDashboard:
             self.settings,
             self.store_data,
             self.revenue,
+            self.awaiting,
             self.recent_orders,
             self.all_orders,
+            self.run_history,
         ]
 
     def refresh(self) -> None:
@@ -369,15 +377,22 @@ def order_page_html(dash: Dashboard, order: str) -> str:
         detail = order_detail(session, store, order)
         address = delivery_address(session, store, detail["order_number"])
         seller_central = seller_central_url(store, detail["order_number"])
-    return pages.order_page(detail, address, dash.show, seller_central)
+        activity = None
+        if detail["local_order"] is not None:  # shipments and what was sent to Amazon
+            local = fulfillment.find_local_order(session, detail["order_number"], store.name)
+            activity = fulfillment.order_activity(session, local)
+    return pages.order_page(detail, address, dash.show, seller_central, activity)
 
 
-def order_page(store: str, order: str, time_zone: str | None = None) -> HTML:
-    """`notebooks/order.ipynb`: one order, whatever its status (Voila: `?store=..&order=..`)."""
+def order_page(store: str, order: str, time_zone: str | None = None):
+    """`notebooks/order.ipynb`: one order, whatever its status (Voila: `?store=..&order=..`),
+    with Add comment and, while it is open, Ship and Cancel."""
+    from .order_actions import OrderView  # built on this module's Section
+
     chosen = parameters(store=store, order=order, time_zone=time_zone)
     dash = Dashboard(_engine(), chosen["store"], show=Display.for_user(chosen["time_zone"]))
     try:
-        return HTML(order_page_html(dash, chosen["order"]))
+        return OrderView(dash, chosen["order"])
     except OrdertoolsError as exc:
         return HTML(f"<p><b>{pages.e(exc)}</b></p>")
 

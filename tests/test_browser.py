@@ -37,6 +37,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 60_000
+# Recent Orders' table (Orders awaiting shipment, above it, is a table of the same style).
+RECENT = "table.ordertools-orders:not(.ordertools-awaiting)"
 
 
 def _chromium_or_skip() -> str:
@@ -97,7 +99,7 @@ def _import_enabled(engine) -> bool:
 
 def _open_dashboard(page, base: str) -> None:
     page.goto(dashboard_url(base, "acme-us"), timeout=WAIT_MS)
-    page.locator("table.ordertools-orders").first.wait_for(timeout=WAIT_MS)
+    page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
     page.get_by_text("Orders 1–", exact=False).first.wait_for(timeout=WAIT_MS)
 
 
@@ -108,12 +110,15 @@ def test_dashboard_in_chromium(voila, browser):
     _open_dashboard(page, base)
 
     # Recent Orders: real links, Seller Central for view-only orders, the local page otherwise.
-    recent = page.locator("table.ordertools-orders").first
+    recent = page.locator(RECENT).first
     seller = recent.locator('a[href^="https://sellercentral.amazon.com/orders-v3/order/"]')
     local = recent.locator(f'a[href^="{base}/voila/render/order.ipynb?store=acme-us&order="]')
     assert seller.count() >= 1 and local.count() >= 1
     assert seller.first.get_attribute("target") == "_blank"
     assert page.get_by_text('<script>alert("x")</script> Smith').count() >= 1  # shown as text
+    # Orders awaiting shipment: the queue and its Ship / Cancel picker.
+    page.locator("th", has_text="To ship").first.wait_for(timeout=WAIT_MS)
+    assert page.get_by_text("Choose an order to ship or cancel").count() >= 1
     ARTIFACTS.mkdir(exist_ok=True)
     # Voila scrolls inside its own container, so a tall viewport shows the whole page.
     page.set_viewport_size({"width": 1280, "height": 3400})
@@ -152,7 +157,7 @@ def test_dashboard_in_chromium(voila, browser):
 
     # An order page opens from its link.
     href = (
-        page.locator("table.ordertools-orders")
+        page.locator(RECENT)
         .first.locator(f'a[href^="{base}/voila/render/order.ipynb"]')
         .first.get_attribute("href")
     )
@@ -160,5 +165,6 @@ def test_dashboard_in_chromium(voila, browser):
     order_page.goto(href, timeout=WAIT_MS)
     order_page.get_by_text("Status history").wait_for(timeout=WAIT_MS)
     assert order_page.get_by_text("Local order").count() >= 1
+    assert order_page.get_by_role("button", name="Add comment").count() == 1
     order_page.screenshot(path=str(ARTIFACTS / "order_page.png"), full_page=True)
     assert time.monotonic() - started < 120

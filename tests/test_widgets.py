@@ -266,11 +266,13 @@ def test_clicking_an_imported_order_opens_its_page_in_place(book):
     orders = make(book).all_orders
     button = orders.order_buttons[0]
     button.click()
-    assert f"Amazon order {button.description}" in orders.detail.value
-    assert "Local order" in orders.detail.value and "Status history" in orders.detail.value
+    page = orders.order_view.snapshot()
+    assert f"Amazon order {button.description}" in page
+    assert "Local order" in page and "Status history" in page and "Sent to Amazon" in page
+    assert orders.detail.children == (orders.order_view,)
     assert orders.close_detail.layout.display is None
     orders.close_detail.click()
-    assert orders.detail.value == ""
+    assert orders.detail.children == () and orders.order_view is None
 
 
 def test_saved_views_create_switch_rename_delete(book):
