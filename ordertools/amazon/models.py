@@ -160,7 +160,7 @@ class OrderPackage(_Model):
     ship_time: AwareDatetime | None = None
     shipping_service: str | None = None
     tracking_number: str | None = None
-    package_items: list[PackageItem] = []
+    package_items: list[PackageItem] = Field(default_factory=list)
 
 
 class AmazonOrder(_Model):
@@ -175,8 +175,9 @@ class AmazonOrder(_Model):
     recipient: Recipient | None = None
     proceeds: OrderProceeds | None = None
     fulfillment: OrderFulfillment | None = None
-    packages: list[OrderPackage] = []
-    programs: list[str] = []
+    # default_factory, not `= []`: pydantic deep-copies a mutable default for every order.
+    packages: list[OrderPackage] = Field(default_factory=list)
+    programs: list[str] = Field(default_factory=list)
     # The JSON exactly as received, for the order book; never validated (that is the fields' job).
     raw: SkipValidation[dict[str, Any]] = Field(default_factory=dict, exclude=True, repr=False)
 
@@ -245,7 +246,8 @@ class SearchPage(_Model):
     """One page of searchOrders: the orders that parsed, the ones that didn't, the next token."""
 
     orders: list[AmazonOrder]
-    malformed: list[Any] = []  # MalformedOrder instances (exceptions are not pydantic types)
+    # MalformedOrder instances (exceptions are not pydantic types)
+    malformed: list[Any] = Field(default_factory=list)
     next_token: str | None = None
 
 
