@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -167,6 +168,16 @@ def resolve_notebook(notebook: str | Path) -> Path:
 # -- running -------------------------------------------------------------------------------------
 
 
+def _skip_iri_grammar() -> None:
+    """Keep jsonschema (imported by nbformat) from loading `rfc3987_syntax`.
+
+    jsonschema probes for it to check IRI formats, which notebook validation never uses, and it
+    compiles a parser grammar on import: a full second of every scheduled run. Marking it absent
+    makes jsonschema skip that optional check, as it does when the package is not installed.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def run_notebook(
     notebook: str | Path,
     parameters: Mapping[str, object] | None = None,
@@ -185,7 +196,8 @@ def run_notebook(
     Returns the finished `NotebookRun`; raises `RunFailed` when the notebook fails and
     `SecretParameter` before anything runs. Old runs beyond `retention` are pruned afterwards.
     """
-    import papermill  # a second's import: only when a notebook actually runs
+    _skip_iri_grammar()
+    import papermill  # half a second's import: only when a notebook actually runs
 
     parameters = dict(parameters or {})
     check_parameters(parameters)
