@@ -21,6 +21,13 @@ from ordertools.errors import ConfigurationError
 _HEADS = ScriptDirectory.from_config(db.alembic_config()).get_heads()
 assert len(_HEADS) == 1, f"migrations have several heads: {_HEADS}"
 HEAD = _HEADS[0]
+
+
+def test_declared_head_is_the_newest_migration():
+    """`connect()` trusts ordertools.migrations.HEAD to skip Alembic: it must not fall behind."""
+    from ordertools.migrations import HEAD as declared
+
+    assert declared == HEAD, "a migration was added: set HEAD in ordertools/migrations/__init__.py"
 TABLES = {
     "stores",
     "amazon_orders",

@@ -14,20 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import platformdirs
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from ..errors import ConfigurationError
+from ..migrations import HEAD as SCHEMA_HEAD
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 ENV_VAR = "ORDERTOOLS_DB"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -160,6 +162,8 @@ def _sqlite_engine(url: URL) -> Engine:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, built in code: no alembic.ini needed in the working directory."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "ordertools:migrations")
     config.attributes["connection"] = connection
@@ -168,19 +172,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
 def current_revision(engine: Engine) -> str | None:
     """The schema's migration revision, None for an empty database."""
+    # Alembic's own table, read directly: importing Alembic costs more than the query.
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the schema up to `revision`; only a version check when already there."""
     current = current_revision(engine)
-    if revision == "head" and current == _scripts().get_current_head():
+    if revision == "head" and current == SCHEMA_HEAD:
         return  # the usual case: no lock, so opening never waits behind a busy writer
     if current is not None and current not in {s.revision for s in _scripts().walk_revisions()}:
         where = engine.url.render_as_string(hide_password=True)
@@ -192,6 +201,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         _lock_for_migration(conn)
         # Alembic reads the version again under the lock: if another process migrated while we
         # waited, this is a no-op.
+        from alembic import command
+
         command.upgrade(alembic_config(conn), revision)
 
 
@@ -199,6 +210,8 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the schema down to `revision` ("base": drop every table)."""
     with engine.begin() as conn:
         _lock_for_migration(conn)
+        from alembic import command
+
         command.downgrade(alembic_config(conn), revision)
 
 
