@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -300,10 +299,9 @@ class _Run:
         return report
 
     def _read_window(self, client, marketplace_id, start, end, report) -> None:
-        pages = _prefetched(
-            client.search_orders(
-                marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
-            )
+        # The client fetches the next page while this one is written (its prefetch).
+        pages = client.search_orders(
+            marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
         )
         # disable=None lets tqdm decide: a bar on a terminal or in a notebook, none in a pipe.
         disable = None if self.progress is None else not self.progress
@@ -329,16 +327,6 @@ class _Run:
                 session.execute(
                     update(Store).where(Store.id == self.store_id).values(cursor=cursor)
                 )
-
-
-def _prefetched(pages: Iterator[SearchPage]) -> Iterator[SearchPage]:
-    """The pages, with the next one fetched in a background thread while the caller writes this
-    one: waiting for Amazon and writing to the order book overlap instead of adding up."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ordertools-prefetch") as pool:
-        upcoming = pool.submit(next, pages, None)
-        while (page := upcoming.result()) is not None:
-            upcoming = pool.submit(next, pages, None)
-            yield page
 
 
 def _row_values(store: Store, order: AmazonOrder) -> dict:
