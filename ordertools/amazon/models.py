@@ -243,12 +243,14 @@ def parse_order(raw: Any) -> AmazonOrder:
 
 
 class SearchPage(_Model):
-    """One page of searchOrders: the orders that parsed, the ones that didn't, the next token."""
+    """One page of searchOrders: the orders that parsed and the ones that didn't.
+
+    (The next page's token is read by the client before the page is parsed, to fetch ahead.)
+    """
 
     orders: list[AmazonOrder]
     # MalformedOrder instances (exceptions are not pydantic types)
     malformed: list[Any] = Field(default_factory=list)
-    next_token: str | None = None
 
 
 def parse_search_page(body: Any) -> SearchPage:
@@ -261,9 +263,7 @@ def parse_search_page(body: Any) -> SearchPage:
             orders.append(parse_order(raw))
         except MalformedOrder as bad:
             malformed.append(bad)
-    pagination = body.get("pagination") or {}
-    token = pagination.get("nextToken") if isinstance(pagination, dict) else None
-    return SearchPage(orders=orders, malformed=malformed, next_token=token or None)
+    return SearchPage(orders=orders, malformed=malformed)
 
 
 def utc_iso(moment: datetime) -> str:

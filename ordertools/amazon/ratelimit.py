@@ -52,14 +52,6 @@ class TokenBucket:
                 return 0.0
             return (1.0 - self._tokens) / self.rate
 
-    def take(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Wait for a token and spend it; returns the seconds spent waiting."""
-        waited = 0.0
-        while (wait := self.try_take()) > 0:
-            sleep(wait)
-            waited += wait
-        return waited
-
     def drain(self) -> None:
         """Empty the bucket: after a 429 the server's bucket is empty whatever ours believed."""
         with self._lock:

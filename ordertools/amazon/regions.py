@@ -31,9 +31,6 @@ class Marketplace:
     currency: str
     seller_central: str  # domain only, e.g. "sellercentral.amazon.de"
 
-    def order_url(self, order_id: str) -> str:
-        return seller_central_order_url(self.seller_central, order_id)
-
 
 def seller_central_order_url(domain: str, order_id: str) -> str:
     return f"https://{domain}/orders-v3/order/{order_id}"

@@ -23,7 +23,7 @@ from ..models import utc_iso
 from ..ratelimit import TokenBucket
 from .admin import Admin
 from .auth import Auth, AuthFailure
-from .config import OPERATIONS, EmulatorConfig
+from .config import EmulatorConfig
 from .confirm import request_problems
 from .faults import Faults, Stats, server_error
 from .feeds import Feeds
@@ -88,7 +88,6 @@ class EmulatorApp:
             stats,
         )
         self.admin = admin
-        self.buckets = {op: TokenBucket(*config.plans[op]) for op in OPERATIONS}
         self.snapshots = Snapshots(config.pagination_ttl)
         self.operations: dict[str, Callable[..., Response]] = {
             "searchOrders": self.search_orders,
@@ -99,6 +98,7 @@ class EmulatorApp:
             "getFeed": self.get_feed,
             "getFeedDocument": self.get_feed_document,
         }
+        self.buckets = {op: TokenBucket(*config.plans[op]) for op in self.operations}
         self.feeds = Feeds(world)
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -192,7 +192,7 @@ class EmulatorApp:
             # Amazon sometimes serves an order on two pages; clients must de-duplicate.
             if size > 1 and self.faults.take("duplicate", "searchOrders"):
                 end -= 1
-            body["pagination"] = {"nextToken": self.snapshots.token_for(snapshot, end)}
+            body["pagination"] = {"nextToken": self.snapshots.token_for(snapshot, end, now)}
         if search.updated_before:
             body["lastUpdatedBefore"] = utc_iso(search.updated_before)
         if search.created_before:

@@ -46,8 +46,3 @@ class ManualClock:
         with self._lock:
             self._start += timedelta(seconds=seconds, **delta)
         return self()
-
-    def set(self, moment: datetime) -> None:
-        with self._lock:
-            self._start = moment.astimezone(UTC)
-            self._origin = time.monotonic()

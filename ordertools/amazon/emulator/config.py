@@ -7,16 +7,6 @@ from dataclasses import dataclass, field
 from ..ratelimit import DEFAULT_PLANS
 from .clock import Clock, real_clock
 
-OPERATIONS = (
-    "searchOrders",
-    "getOrder",
-    "confirmShipment",
-    "createFeedDocument",
-    "createFeed",
-    "getFeed",
-    "getFeedDocument",
-)
-
 
 @dataclass
 class EmulatorConfig:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from ..feeds import (
+    CONTENT_TYPE,
     ORDER_ACKNOWLEDGEMENT,
     ProcessingReport,
     processing_report,
@@ -46,7 +47,6 @@ class _Feed:
     status: str = "IN_QUEUE"
     done: datetime | None = None
     result_document_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         feed = {
@@ -147,6 +147,6 @@ class Feeds:
         with self._lock:
             result_id = self._new_id("amzn1.tortuga.4.na.result.")
             self.documents[result_id] = _Document(
-                "text/xml; charset=UTF-8", processing_report(feed.feed_id, report)
+                CONTENT_TYPE, processing_report(feed.feed_id, report)
             )
             feed.status, feed.done, feed.result_document_id = "DONE", now, result_id

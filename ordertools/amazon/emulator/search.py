@@ -17,20 +17,11 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from ..models import KNOWN_STATUSES
 from .times import parse_iso
 from .world import VisibleOrder
 
-STATUSES = frozenset(
-    {
-        "PENDING_AVAILABILITY",
-        "PENDING",
-        "UNSHIPPED",
-        "PARTIALLY_SHIPPED",
-        "SHIPPED",
-        "CANCELLED",
-        "UNFULFILLABLE",
-    }
-)
+STATUSES = KNOWN_STATUSES  # the statuses fulfillmentStatuses accepts: the documented ones
 FULFILLED_BY = frozenset({"MERCHANT", "AMAZON"})
 # Which optional blocks each includedData dataset brings, on the order and on each item.
 ORDER_BLOCKS = {
@@ -199,16 +190,22 @@ class Snapshots:
     def start(self, search: SearchFilter, order_ids: list[str], now: datetime) -> _Snapshot:
         return _Snapshot(search, order_ids, now)
 
-    def token_for(self, snapshot: _Snapshot, offset: int) -> str:
+    def token_for(self, snapshot: _Snapshot, offset: int, now: datetime) -> str:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = (snapshot, offset)
+            # Every page issues a token: sweep the expired ones now and then, not on every
+            # request, or paging a long run would rescan all of them each time.
+            if len(self._tokens) % 256 == 0:
+                self._forget_expired(now)
         return token
 
     def resume(self, token: str, search: SearchFilter, now: datetime) -> tuple[_Snapshot, int]:
         with self._lock:
-            self._forget_expired(now)
             found = self._tokens.get(token)
+            if found is not None and now - found[0].taken > self._ttl:
+                del self._tokens[token]
+                found = None
         if found is None:
             raise InvalidInput("Invalid paginationToken.", "The token is unknown or has expired.")
         if found[0].search != search:

@@ -37,7 +37,7 @@ from .orders import (
     currency_of,
     new_order_id,
 )
-from .times import resolve_time
+from .times import resolve_time, to_second
 
 # Where a status leaves the items: shipped statuses have everything fulfilled.
 _ALL_SHIPPED = {"SHIPPED"}
@@ -262,7 +262,7 @@ class World:
             done = all(i["fulfillment"]["quantityUnfulfilled"] == 0 for i in body["orderItems"])
             body["fulfillment"]["fulfillmentStatus"] = "SHIPPED" if done else "PARTIALLY_SHIPPED"
             body["lastUpdatedTime"] = utc_iso(now)
-            order.add_version(resolve_time(now, now), body)
+            order.add_version(to_second(now), body)
 
     def cancel_order(self, order_id: str, item_ids: Iterable[str], reason: str) -> None:
         """Cancel an unshipped order (an order-acknowledgement feed with StatusCode Failure)."""
