@@ -273,9 +273,9 @@ def _check_cancelable(session: Session, local: LocalOrder) -> None:
         raise FulfillmentRefused(f"order {number} is fulfilled by Amazon (FBA): cancel it there")
     if local.status == LocalStatus.CANCELED:
         raise FulfillmentRefused(f"order {number} is already canceled")
-    shipped = session.scalar(select(Shipment.id).where(Shipment.local_order_id == local.id))
     if status == "SHIPPED" or local.status == LocalStatus.COMPLETE:
         raise FulfillmentRefused(f"order {number}: shipped orders can't be canceled")
+    shipped = session.scalar(select(Shipment.id).where(Shipment.local_order_id == local.id))
     if status in ("PENDING", "PENDING_AVAILABILITY", "PARTIALLY_SHIPPED") or shipped:
         word = "partially shipped" if shipped or status == "PARTIALLY_SHIPPED" else "pending"
         raise FulfillmentRefused(

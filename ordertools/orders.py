@@ -31,10 +31,8 @@ from .db import (
     Store,
     utcnow,
 )
-from .db.numbering import NUMBER_FORMAT
-from .statuses import LocalStatus
-
-OPEN_STATUSES_EXCLUDED = (LocalStatus.COMPLETE.value, LocalStatus.CANCELED.value)
+from .db.numbering import take_local_order_numbers
+from .statuses import CLOSED_LOCAL_STATUSES, LocalStatus
 
 
 @dataclass(frozen=True)
@@ -61,20 +59,6 @@ class NewLocalOrder:
     items: tuple[NewItem, ...]
 
 
-def take_numbers(session: Session, store: Store, count: int) -> list[str]:
-    """`count` consecutive local numbers in one `UPDATE ... RETURNING` (see db.numbering)."""
-    if count == 0:
-        return []
-    last = session.execute(
-        update(Store)
-        .where(Store.id == store.id)
-        .values(last_order_number=Store.last_order_number + count)
-        .returning(Store.last_order_number),
-        execution_options={"synchronize_session": False},
-    ).scalar_one()
-    return [NUMBER_FORMAT % n for n in range(last - count + 1, last + 1)]
-
-
 def create_local_orders(
     session: Session, store: Store, orders: list[NewLocalOrder], *, comment: str | None = None
 ) -> dict[int, str]:
@@ -88,7 +72,7 @@ def create_local_orders(
     if store.order_number_source == "amazon":
         numbers = [o.amazon_order_id for o in orders]
     else:
-        numbers = take_numbers(session, store, len(orders))
+        numbers = take_local_order_numbers(session, store, len(orders))
     customers = _customers(session, store, orders)
     products = _products(session, orders)
     now = utcnow()
@@ -167,7 +151,7 @@ def _reserves(store: Store, order: NewLocalOrder) -> bool:
     return (
         store.reserve_quantity
         and order.fulfilled_by != "AMAZON"
-        and order.status not in OPEN_STATUSES_EXCLUDED
+        and order.status not in CLOSED_LOCAL_STATUSES
     )
 
 
@@ -257,7 +241,7 @@ def _deduct_stock(session: Session, products: dict[str, Product], items: Iterabl
 def cancel_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
     """Cancel: release what it reserved, record why."""
     _release_reservations(session, local)
-    _set_status(session, local, LocalStatus.CANCELED.value, comment, source)
+    _set_status(local, LocalStatus.CANCELED.value, comment, source)
 
 
 def complete_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
@@ -270,11 +254,11 @@ def complete_local_order(session: Session, local: LocalOrder, *, comment: str, s
                 item.product.quantity -= unshipped
         item.quantity_shipped = item.quantity
     _release_reservations(session, local)
-    _set_status(session, local, LocalStatus.COMPLETE.value, comment, source)
+    _set_status(local, LocalStatus.COMPLETE.value, comment, source)
 
 
 def process_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
-    _set_status(session, local, LocalStatus.PROCESSING.value, comment, source)
+    _set_status(local, LocalStatus.PROCESSING.value, comment, source)
 
 
 def _release_reservations(session: Session, local: LocalOrder) -> None:
@@ -285,9 +269,7 @@ def _release_reservations(session: Session, local: LocalOrder) -> None:
     )
 
 
-def _set_status(
-    session: Session, local: LocalOrder, status: str, comment: str, source: str
-) -> None:
+def _set_status(local: LocalOrder, status: str, comment: str, source: str) -> None:
     local.status = status
     local.history.append(LocalOrderHistory(status=status, comment=comment, source=source))
 
@@ -360,9 +342,9 @@ def ship_local_items(
     done = all(item.quantity_shipped >= item.quantity for item in local.items)
     if done:
         _release_reservations(session, local)
-        _set_status(session, local, LocalStatus.COMPLETE.value, comment, source)
+        _set_status(local, LocalStatus.COMPLETE.value, comment, source)
     elif local.status != LocalStatus.PROCESSING.value:
-        _set_status(session, local, LocalStatus.PROCESSING.value, comment, source)
+        _set_status(local, LocalStatus.PROCESSING.value, comment, source)
     else:
         add_comment(local, comment, source=source)
     return done

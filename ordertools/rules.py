@@ -35,7 +35,13 @@ from enum import StrEnum
 
 from .amazon.models import KNOWN_STATUSES, AmazonOrder, FulfillmentStatus
 from .errors import OrdertoolsError
-from .statuses import HIDDEN_FROM_RECENT_ORDERS, LocalStatus, StatusFilter, display_status
+from .statuses import (
+    CLOSED_LOCAL_STATUSES,
+    HIDDEN_FROM_RECENT_ORDERS,
+    LocalStatus,
+    StatusFilter,
+    display_status,
+)
 
 PENDING = FulfillmentStatus.PENDING.value
 PENDING_AVAILABILITY = FulfillmentStatus.PENDING_AVAILABILITY.value
@@ -145,6 +151,11 @@ class StoreRules:
     def __post_init__(self) -> None:
         object.__setattr__(self, "integrated_at", _utc(self.integrated_at))
 
+    @classmethod
+    def of(cls, store) -> StoreRules:
+        """The rules' view of a store (any object with these three settings, e.g. `db.Store`)."""
+        return cls(store.integrated_at, store.import_enabled, store.new_order_status)
+
     def placed_before_integration(self, order: OrderFacts) -> bool:
         # An order placed exactly at the integration instant belongs to the integrated store.
         return order.purchase_date < self.integrated_at
@@ -243,12 +254,9 @@ def _new_local_status(order: OrderFacts, store: StoreRules) -> str:
     return store.new_order_status
 
 
-_CLOSED = frozenset({LocalStatus.COMPLETE.value, LocalStatus.CANCELED.value})
-
-
 def _follow_through(order: OrderFacts, local: LocalFacts) -> ImportDecision:
     number = local.number
-    if local.status not in _CLOSED:
+    if local.status not in CLOSED_LOCAL_STATUSES:
         if order.status == CANCELLED:
             note = NOTE_CANCELED_ON_AMAZON.format(number=number)
             return ImportDecision(Action.CANCEL, note, LocalStatus.CANCELED.value)

@@ -30,6 +30,9 @@ class LocalStatus(StrEnum):
     CANCELED = "canceled"
 
 
+# A local order in one of these is closed: Amazon's later changes no longer move it.
+CLOSED_LOCAL_STATUSES = frozenset({LocalStatus.COMPLETE.value, LocalStatus.CANCELED.value})
+
 # Display order is the order of an order's life, so filters and legends list them that way.
 AMAZON_WORDS: dict[str, str] = {
     FulfillmentStatus.PENDING.value: "Pending",

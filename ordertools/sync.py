@@ -278,16 +278,16 @@ class _Run:
         owns_client = client is None
         try:
             if owns_client:  # even with nothing to read: a missing credential shows at once
-                with db_session(self.engine) as session:
-                    client = amazon_client(session.get(Store, self.store_id))
+                client = amazon_client(store)
             if end > start:
                 self._read_window(client, marketplace_id, start, end, report)
             report.outcome = "success"
-        except OrdertoolsError as exc:
-            report.outcome, report.error = "failed", str(exc)
-            raise
         except Exception as exc:  # recorded, then raised as it is: a bug must stay visible
-            report.outcome, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            # Our errors read as a sentence; anything else is named by its type.
+            reason = (
+                str(exc) if isinstance(exc, OrdertoolsError) else f"{type(exc).__name__}: {exc}"
+            )
+            report.outcome, report.error = "failed", reason
             raise
         finally:
             if client is not None:
@@ -372,7 +372,7 @@ class _PageApplier:
         self.session = session
         self.store = store
         self.report = report
-        self.rules = StoreRules(store.integrated_at, store.import_enabled, store.new_order_status)
+        self.rules = StoreRules.of(store)
 
     def apply(self, page: SearchPage) -> None:
         for bad in page.malformed:
@@ -595,7 +595,7 @@ class _PageApplier:
         noted = [
             {"id": pks[o.order_id], "note": notes[o.order_id], "error": errors.get(o.order_id)}
             for o in changed
-            if notes[o.order_id] is not None or o.order_id in errors
+            if notes[o.order_id] is not None  # every error comes with its note
         ]
         if noted:
             self.session.execute(update(AmazonOrderRow), noted)
@@ -605,7 +605,7 @@ class _PageApplier:
             decision = decisions[oid]
             action = "failed" if oid in errors else decision.action.value
             row = stored.get(oid)
-            if row is None or row.status != order.status or oid in errors or action != "keep":
+            if row is None or row.status != order.status or action != "keep":
                 events.append(
                     {
                         "amazon_order_pk": pks[oid],
@@ -673,7 +673,7 @@ def import_order(engine: Engine, name: str, order_number: str, *, wait: float = 
             )
         local = local_orders.local_order_for(session, row)
         facts = OrderFacts(row.status, row.fulfilled_by, row.purchase_date, row.status)
-        rules = StoreRules(store.integrated_at, store.import_enabled, store.new_order_status)
+        rules = StoreRules.of(store)
         decision = decide(
             facts, rules, LocalFacts(local.number, local.status) if local else None, requested=True
         )

@@ -11,20 +11,27 @@ from .schema import Store
 NUMBER_FORMAT = "%09d"
 
 
-def next_local_order_number(session: Session, store: Store) -> str:
-    """Take the store's next local order number, inside the caller's transaction.
+def take_local_order_numbers(session: Session, store: Store, count: int) -> list[str]:
+    """Take the store's next `count` local order numbers, inside the caller's transaction.
 
     One `UPDATE ... RETURNING` does the increment in the database, so concurrent syncs (threads
-    or processes) each get their own number: PostgreSQL's row lock and SQLite's write lock hold
-    the others until this transaction ends. If it rolls back, the number is not used up.
+    or processes) each get their own numbers: PostgreSQL's row lock and SQLite's write lock hold
+    the others until this transaction ends. If it rolls back, the numbers are not used up.
     """
-    number = session.execute(
+    if count == 0:
+        return []
+    last = session.execute(
         update(Store)
         .where(Store.id == store.id)
-        .values(last_order_number=Store.last_order_number + 1)
+        .values(last_order_number=Store.last_order_number + count)
         .returning(Store.last_order_number),
         execution_options={"synchronize_session": False},
     ).scalar_one()
     # The in-memory store may be stale (another process counted too); show the database's value.
-    set_committed_value(store, "last_order_number", number)
-    return NUMBER_FORMAT % number
+    set_committed_value(store, "last_order_number", last)
+    return [NUMBER_FORMAT % n for n in range(last - count + 1, last + 1)]
+
+
+def next_local_order_number(session: Session, store: Store) -> str:
+    """Take the store's next local order number (see `take_local_order_numbers`)."""
+    return take_local_order_numbers(session, store, 1)[0]
