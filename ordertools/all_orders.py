@@ -28,6 +28,7 @@ from .dashboard import (
 )
 from .errors import OrdertoolsError
 from .formats import DEFAULT_COLUMNS, HEADINGS, OPTIONAL_COLUMNS, render_csv, render_xlsx
+from .links import link
 from .order_actions import OrderView
 from .statuses import STATUS_WORDS, parse_status_filter
 from .widgets import Dashboard, Section, download_link
@@ -35,13 +36,6 @@ from .widgets import Dashboard, Section, download_link
 ALL_COLUMNS = [key for key, _ in DEFAULT_COLUMNS + OPTIONAL_COLUMNS]
 DEFAULT_VIEW_COLUMNS = [key for key, _ in DEFAULT_COLUMNS]
 PAGE_SIZES = (20, 50, 100)
-SORT_LABELS = {
-    "purchase_date": "Purchase Date",
-    "order_number": "Order Number",
-    "status": "Status",
-    "buyer_name": "Buyer's Name",
-    "grand_total": "Grand Total",
-}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -151,7 +145,7 @@ class AllOrders(Section):
         self.delete_button.on_click(lambda _: self._views_action(self.delete_view))
 
         self.sort = widgets.Dropdown(
-            options=[(label, key) for key, label in SORT_LABELS.items() if key in SORTS],
+            options=[(label, key) for key, label in DEFAULT_COLUMNS if key in SORTS],
             description="Sort by",
         )
         self.descending = widgets.ToggleButtons(
@@ -286,14 +280,7 @@ class AllOrders(Section):
             return self._cell(self._shown(record, column))
         if record.local_order_number is None:
             # View only: the number links to the order in Seller Central, as in Recent Orders.
-            href = pages.safe_href(record.link)
-            text = pages.e(record.order_number)
-            if href:
-                text = (
-                    f'<a href="{pages.e(href)}" target="_blank" rel="noopener noreferrer">'
-                    f"{text}</a>"
-                )
-            return self._cell(text)
+            return self._cell(link(pages.e(record.order_number), record.link))
         # Imported: the number opens the order's page here, below the table.
         button = widgets.Button(
             description=record.order_number,

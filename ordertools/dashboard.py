@@ -41,7 +41,6 @@ from .stores import seller_central_url
 VOILA_URL_ENV = "ORDERTOOLS_VOILA_URL"
 DEFAULT_VOILA_URL = "http://localhost:8866"
 ORDER_PAGE_PATH = "/voila/render/order.ipynb?store={store}&order={amazon_order_id}"
-DEFAULT_LOCAL_ORDER_URL = DEFAULT_VOILA_URL + ORDER_PAGE_PATH
 
 
 def default_local_order_url() -> str:

@@ -16,9 +16,8 @@ from datetime import datetime
 import pandas as pd
 
 from .dashboard import OrderRecord
+from .links import link
 from .money import money
-
-FORMATS = ("table", "json", "csv", "html", "xlsx")
 
 # The Recent Orders columns (the seed's defaults), then the optional ones, as (key, heading).
 DEFAULT_COLUMNS = (
@@ -75,17 +74,6 @@ def render_xlsx(records: Sequence[OrderRecord], columns: Sequence[str]) -> bytes
     return buffer.getvalue()
 
 
-def safe_href(url: str | None) -> str | None:
-    """Only https links (Seller Central, a shop's admin) or local http pages are clickable."""
-    if url and (
-        url.startswith("https://")
-        or url.startswith("http://localhost")
-        or url.startswith("http://127.0.0.1")
-    ):
-        return url
-    return None
-
-
 def render_html(
     records: Sequence[OrderRecord],
     columns: Sequence[str],
@@ -109,13 +97,7 @@ def render_html(
             elif column == "purchase_date" and dates is not None:
                 text = html.escape(dates(record.purchase_date))
             elif column == "order_number":
-                text = html.escape(record.order_number)
-                href = safe_href(record.link)
-                if href:
-                    text = (
-                        f'<a href="{html.escape(href, quote=True)}" target="_blank" '
-                        f'rel="noopener noreferrer">{text}</a>'
-                    )
+                text = link(html.escape(record.order_number), record.link)
             else:
                 value = data.get(column)
                 text = html.escape("" if value is None else str(value))

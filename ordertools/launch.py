@@ -78,10 +78,11 @@ def open_dashboard(
     folder = notebooks_dir()
     port = free_port(VOILA_PORT)
     voila_base = f"http://localhost:{port}"
+    env = server_env(engine, voila_base)
+    # Voila serves the dashboard, and the order pages its links open, in both cases.
+    servers = [subprocess.Popen(voila_command(folder, port), env=env)]
     if open_with == "lab":
-        # Voila still serves the order pages the dashboard's links open.
         lab_port = free_port(8888)
-        voila = subprocess.Popen(voila_command(folder, port), env=server_env(engine, voila_base))
         command = [
             sys.executable,
             "-m",
@@ -90,12 +91,9 @@ def open_dashboard(
             f"--ServerApp.root_dir={folder}",
             "--ServerApp.default_url=/lab/tree/store_dashboard.ipynb",
         ]
-        servers = [voila, subprocess.Popen(command, env=server_env(engine, voila_base))]
+        servers.append(subprocess.Popen(command, env=env))
         echo(f'JupyterLab opens store_dashboard.ipynb: set store = "{store}" and run all cells.')
     else:
-        servers = [
-            subprocess.Popen(voila_command(folder, port), env=server_env(engine, voila_base))
-        ]
         wait_for_port(port)
         url = dashboard_url(voila_base, store)
         echo(f"The store dashboard of {store}: {url}")

@@ -2,7 +2,7 @@
 
 Buyer names, SKUs, titles, addresses and notes come from Amazon and are untrusted: they pass
 through `html.escape` and nothing else. Links go only to https pages or the store's local-order
-template (`formats.safe_href`). Dates are shown in the user's time zone; instants our own machine
+template (`links.safe_href`). Dates are shown in the user's time zone; instants our own machine
 recorded (when a sync ran, when we saw a status) are marked `wall-clock`, the only values a
 regression test of these pages may mask.
 """
@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .db import Store, SyncRun
 from .errors import ConfigurationError
-from .formats import HEADINGS, render_html, safe_href
+from .formats import render_html
+from .links import anchor, safe_href
 from .money import money
 
 TZ_ENV = "ORDERTOOLS_TZ"
@@ -175,13 +176,9 @@ def order_page(
 ) -> str:
     """The order page: Amazon's order as received, the local order (with its comments, and
     `activity`'s shipments and outbox entries), the ledger and the notes."""
-    link = safe_href(seller_central)
     number = e(detail["order_number"])
-    if link:
-        number = (
-            f'<a href="{e(link)}" target="_blank" rel="noopener noreferrer">{number}</a>'
-            " (Seller Central)"
-        )
+    if safe_href(seller_central):
+        number = anchor(number, seller_central) + " (Seller Central)"
     amazon = [
         ("Amazon order", number),
         ("Status", e(detail["status"])),
@@ -294,10 +291,6 @@ def _history(events: list[dict], show: Display) -> str:
             for ev in events
         ),
     )
-
-
-def column_heading(column: str) -> str:
-    return HEADINGS.get(column, column)
 
 
 # -- fulfillment: the shipping queue, shipments, the outbox ---------------------------------------

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import ipywidgets as widgets
 
 from . import pages
+from .formats import when
 from .runs import recent_runs, run_history_html
 from .widgets import Dashboard, Section, download_link
 
@@ -81,18 +82,14 @@ class RunHistory(Section):
 
     def refresh(self) -> None:
         with self.dash.session() as session:
-            runs = recent_runs(session, self.dash.store_name, self.limit)
-            runs += recent_runs(session, "all", self.limit)
+            # This store's runs and the runs of every store ("all"), newest first.
+            self.runs = recent_runs(session, [self.dash.store_name, "all"], self.limit)
             session.expunge_all()  # plain values from here on
-        runs.sort(key=lambda r: (r.started_at, r.id), reverse=True)
-        self.runs = runs[: self.limit]
         servers = _jupyter_servers() if self.runs else []
         table = run_history_html(self.runs, link=lambda p: output_href(p, servers))
-        self.table.value = pages.CSS + table.replace(
-            '<table class="ordertools-runs"', '<table class="ordertools-runs ordertools-orders"'
-        )
+        self.table.value = pages.CSS + table
         self.choose.options = [
-            (f"{r.started_at:%Y-%m-%d %H:%M} UTC · {r.notebook} · {r.outcome}", r.id)
+            (f"{when(r.started_at)} · {r.notebook} · {r.outcome}", r.id)
             for r in self.runs
         ]
         self.picker.layout.display = None if self.runs else "none"

@@ -19,7 +19,7 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from . import db
 from .db import NotebookRun, utcnow
 from .errors import ConfigurationError, OrdertoolsError
+from .links import anchor
 from .notebooks import notebook_path
 
 log = logging.getLogger(__name__)
@@ -291,11 +292,14 @@ def _kernel_env(engine: Engine) -> Iterator[None]:
 # -- history and retention -----------------------------------------------------------------------
 
 
-def recent_runs(session: Session, store: str | None = None, limit: int = 10) -> list[NotebookRun]:
-    """The newest runs first, of one store (its `store` parameter) or of all."""
+def recent_runs(
+    session: Session, store: str | Sequence[str] | None = None, limit: int = 10
+) -> list[NotebookRun]:
+    """The newest runs first: of one store (its `store` parameter), of several, or of all."""
     query = select(NotebookRun).order_by(NotebookRun.started_at.desc(), NotebookRun.id.desc())
     if store is not None:
-        query = query.where(NotebookRun.store == store)
+        stores = [store] if isinstance(store, str) else list(store)
+        query = query.where(NotebookRun.store.in_(stores))
     return list(session.scalars(query.limit(limit)))
 
 
@@ -360,12 +364,7 @@ def run_history_html(
         )
         href = link(run.output_path)
         name = html.escape(Path(run.output_path).name)
-        output = (
-            f'<a href="{html.escape(href, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">{name}</a>'
-            if href
-            else name
-        )
+        output = anchor(name, href) if href else name
         error = run.error or ""
         cells = [
             html.escape(f"{run.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"),
@@ -384,7 +383,8 @@ def run_history_html(
         for h in ("Started", "Notebook", "Store", "Outcome", "Duration", "Output", "Error")
     )
     return (
-        f'<table class="ordertools-runs">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+        '<table class="ordertools-runs ordertools-orders">\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n"
         + "\n".join(rows)
         + "\n</tbody>\n</table>\n"
     )
