@@ -128,8 +128,7 @@ class AmazonOrderRow(Base):
 
     Named `...Row` beside the pydantic `amazon.models.AmazonOrder` it is stored from. A malformed
     order is kept too (with `error` set), so status, dates and totals may be missing.
-    Buyer search (prefix or substring) scans one store's rows; at a million rows per store that
-    wants a trigram index on PostgreSQL, not added yet.
+    Buyer and order-number search (substring, any case) use trigram indexes (migration 0006).
     """
 
     __tablename__ = "amazon_orders"
@@ -148,6 +147,10 @@ class AmazonOrderRow(Base):
         ),
         Index("ix_amazon_orders_store_status_purchase", "store_id", "status", "purchase_date"),
         Index("ix_amazon_orders_store_last_updated", "store_id", "last_updated"),
+        # A minimum or maximum total few orders reach, and counting a total range (0006).
+        Index("ix_amazon_orders_store_total", "store_id", "grand_total"),
+        # Buyer and order-number substrings have trigram indexes the models don't declare:
+        # FTS5 on SQLite, pg_trgm on PostgreSQL (0006, `ordertools.migrations.include_name`).
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

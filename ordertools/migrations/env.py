@@ -10,6 +10,7 @@ from alembic import context
 
 from ordertools.db import engine as db_engine
 from ordertools.db.schema import Base
+from ordertools.migrations import include_name
 
 config = context.config
 OPTIONS = {
@@ -17,6 +18,8 @@ OPTIONS = {
     "compare_type": True,
     # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     "render_as_batch": True,
+    # The search index (0006) lives beside the models, not in them.
+    "include_name": include_name,
 }
 
 
