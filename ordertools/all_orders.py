@@ -2,8 +2,8 @@
 
 Filters with Apply / Clear all and the active filters shown, a Columns control, saved views,
 sort, pagination, Export of exactly the shown rows and columns, and an order's details in place.
-Every page is one `query_orders` call plus one `count_orders` call: nothing is loaded into memory
-beyond the rows on screen, whatever the size of the order book.
+Every page is one `query_orders` call plus one `count_orders` call (capped: "10,000+" beyond):
+nothing is loaded into memory beyond the rows on screen, whatever the size of the order book.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import ipywidgets as widgets
 
 from . import pages
 from .dashboard import (
+    COUNT_CAP,
     DEFAULT_VIEW,
     SORTS,
     OrderFilters,
@@ -233,7 +234,11 @@ class AllOrders(Section):
         size = self.page_size.value
         with self.dash.session() as session:
             store = self.dash.store(session)
-            self.total = count_orders(session, store, self.applied)
+            # Counted up to COUNT_CAP (or through the next page, deeper in): an exact count of a
+            # million orders takes seconds; past the cap the pager says "10,000+".
+            cap = max(COUNT_CAP, (self.page + 2) * size)
+            self.total = count_orders(session, store, self.applied, cap=cap)
+            more = self.total > cap
             last = max((self.total - 1) // size, 0)
             self.page = min(self.page, last)
             self.records = query_orders(
@@ -249,9 +254,10 @@ class AllOrders(Section):
         self.download.value = ""
         self.active.value = pages.active_filters(self.applied)
         first = self.page * size + 1 if self.records else 0
+        total, pages_ = (f"{cap:,}+", f"{last:,}+") if more else (self.total, last + 1)
         self.pager.value = (
-            f"&nbsp;Orders {first}–{self.page * size + len(self.records)} of {self.total}"
-            f" (page {self.page + 1} of {last + 1})&nbsp;"
+            f"&nbsp;Orders {first}–{self.page * size + len(self.records)} of {total}"
+            f" (page {self.page + 1} of {pages_})&nbsp;"
         )
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= last

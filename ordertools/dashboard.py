@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from urllib.parse import quote
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, column, func, literal_column, or_, select, table
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from .db import AmazonOrderRow, LocalOrder, SavedView, Store, SyncRun
@@ -115,21 +116,146 @@ class OrderRecord:
         return {**data, **self.extra}
 
 
+# How a filter reaches a page in time over a million orders (bench/orders_query.py).
+#
+# PostgreSQL plans by its statistics: buyer and order-number substrings are `ILIKE '%text%'`,
+# which its pg_trgm indexes serve (0006), and it weighs them against walking the listing index.
+# SQLite has no such statistics, so the plan is picked here. A filter with an index of its own
+# (buyer or order-number substring: the FTS5 trigram table; a total range: the totals index) is
+# first asked how many orders it lets through, which costs a millisecond or two. Few enough, and
+# the query is driven by those orders' ids (looked up one by one, then sorted); more, and the
+# query walks the store's orders newest first and stops after a page, testing each against the
+# filter. `store_id + 0` is how the driving query keeps SQLite off the store indexes.
+PAGE_DRIVE_MAX = 20_000  # ids a page query looks up at most (~70 ms on SQLite); else it walks
+COUNT_DRIVE_MAX = 100_000  # ids a count walks at most (materialised, then looked up until done)
+COUNT_CAP = 10_000  # the All Orders pager counts this far, then says "10,000+"
+SEARCH_TABLE = "amazon_orders_search"  # SQLite's FTS5 trigram table (migration 0006)
+TRIGRAM = 3  # the trigram index finds substrings of at least 3 characters
+
+_search = table(SEARCH_TABLE, column("rowid"))
+
+
 def _utc_start(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.combine(value, time.min, tzinfo=UTC)
 
 
-def _conditions(store: Store, filters: OrderFilters):
-    conditions = [
-        AmazonOrderRow.store_id == store.id,
-        # Orders placed before the integration never show (the seed's first rule).
-        AmazonOrderRow.purchase_date >= store.integrated_at,
-    ]
+def _like_pattern(text: str) -> str:
+    """`%text%` with LIKE's wildcards in the text taken literally (backslash, PostgreSQL's)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _fts_phrase(column_name: str, text: str) -> str:
+    """An FTS5 query: `text` as one phrase in one column (with the trigram tokenizer, a phrase
+    of 3+ characters matches exactly where the text is a substring, in any case)."""
+    return f'{column_name} : "{text.replace(chr(34), chr(34) * 2)}"'
+
+
+def _has_search_table(session: Session) -> bool:
+    return (
+        session.execute(
+            sql_text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
+            {"name": SEARCH_TABLE},
+        ).first()
+        is not None
+    )
+
+
+class _Plan:
+    """The WHERE clause of one listing or count, built as the filters are read."""
+
+    def __init__(self, session: Session, store: Store):
+        self.session = session
+        self.store = store
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self._fts = None
+        self.conditions: list = []
+        # SQLite: (ids this filter alone lets through, its condition when another one drives)
+        self.sources: list = []
+
+    @property
+    def fts(self) -> bool:
+        if self._fts is None:
+            self._fts = self.sqlite and _has_search_table(self.session)
+        return self._fts
+
+    def substring(self, column, text: str) -> None:
+        """Orders whose `column` holds `text`, in any case."""
+        if not self.sqlite:
+            self.conditions.append(column.ilike(_like_pattern(text)))
+        elif len(text) >= TRIGRAM and self.fts:
+            match = literal_column(SEARCH_TABLE).op("MATCH")(_fts_phrase(column.key, text))
+            ids = select(_search.c.rowid).where(match)
+            # `id + 0`: tested on each order walked, not a way in.
+            self.sources.append((ids, (AmazonOrderRow.id + 0).in_(ids)))
+        else:
+            # Too short for the trigram index (or no index): a scan. SQLite's lower() folds
+            # ASCII only, so a non-ASCII text is found in any ASCII case, or as typed.
+            self.conditions.append(
+                or_(
+                    func.lower(column).contains(text.lower(), autoescape=True),
+                    func.instr(column, text) > 0,
+                )
+            )
+
+    def total(self, low: Decimal | None, high: Decimal | None) -> None:
+        bounds = []
+        if low is not None:
+            bounds.append(AmazonOrderRow.grand_total >= low)
+        if high is not None:
+            bounds.append(AmazonOrderRow.grand_total <= high)
+        if not self.sqlite:
+            self.conditions.extend(bounds)
+            return
+        ids = select(AmazonOrderRow.id).where(AmazonOrderRow.store_id == self.store.id, *bounds)
+        self.sources.append((ids, and_(*bounds)))
+
+    def where(self, drive_max: int) -> list:
+        """The conditions, with the narrowest indexed filter driving when it is narrow enough."""
+        if not self.sources:
+            return [AmazonOrderRow.store_id == self.store.id, *self.conditions]
+        sizes = [
+            self.session.scalar(
+                select(func.count()).select_from(ids.limit(drive_max + 1).subquery())
+            )
+            for ids, _ in self.sources
+        ]
+        narrowest = min(range(len(sizes)), key=sizes.__getitem__)
+        if sizes[narrowest] > drive_max:
+            return [
+                AmazonOrderRow.store_id == self.store.id,
+                *self.conditions,
+                *(condition for _, condition in self.sources),
+            ]
+        driving, _ = self.sources[narrowest]
+        others = [c for i, (_, c) in enumerate(self.sources) if i != narrowest]
+        return [
+            (AmazonOrderRow.store_id + 0) == self.store.id,
+            AmazonOrderRow.id.in_(driving),
+            *self.conditions,
+            *others,
+        ]
+
+
+def _exact_order(session: Session, store: Store, text: str) -> list[int]:
+    """The ids of the store's orders whose Amazon number or local number is exactly `text`."""
+    by_amazon = select(AmazonOrderRow.id).where(
+        AmazonOrderRow.store_id == store.id, AmazonOrderRow.amazon_order_id == text
+    )
+    by_local = select(LocalOrder.amazon_order_pk).where(
+        LocalOrder.store_id == store.id, LocalOrder.number == text
+    )
+    return sorted(set(session.scalars(by_amazon.union(by_local))))
+
+
+def _conditions(session: Session, store: Store, filters: OrderFilters, *, drive_max: int):
+    plan = _Plan(session, store)
+    # Orders placed before the integration never show (the seed's first rule).
+    plan.conditions.append(AmazonOrderRow.purchase_date >= store.integrated_at)
     chosen = filters.statuses
     if chosen is None:
-        conditions.append(
+        plan.conditions.append(
             or_(
                 AmazonOrderRow.status.is_(None),
                 AmazonOrderRow.status.not_in(sorted(HIDDEN_FROM_RECENT_ORDERS)),
@@ -148,46 +274,39 @@ def _conditions(store: Store, filters: OrderFilters):
             )
         if chosen.completed:
             picked.append(and_(AmazonOrderRow.status == "SHIPPED", complete))
-        conditions.append(or_(*picked))
+        plan.conditions.append(or_(*picked))
     if filters.purchased_from is not None:
-        conditions.append(AmazonOrderRow.purchase_date >= _utc_start(filters.purchased_from))
+        plan.conditions.append(AmazonOrderRow.purchase_date >= _utc_start(filters.purchased_from))
     if filters.purchased_to is not None:
         end = filters.purchased_to
         if isinstance(end, datetime):
-            conditions.append(AmazonOrderRow.purchase_date <= end)
+            plan.conditions.append(AmazonOrderRow.purchase_date <= end)
         else:
-            conditions.append(AmazonOrderRow.purchase_date < _utc_start(end + timedelta(days=1)))
-    if filters.buyer:
-        conditions.append(
-            func.lower(AmazonOrderRow.buyer_name).contains(filters.buyer.lower(), autoescape=True)
-        )
-    if filters.order_number:
-        text = filters.order_number.strip()
-        # The local number through an uncorrelated subquery (one indexed lookup), not the
-        # outer-joined row: an OR over the join made the database look up every order's
-        # local order before it could test the condition.
-        by_local_number = select(LocalOrder.amazon_order_pk).where(
-            LocalOrder.store_id == store.id, LocalOrder.number == text
-        )
-        conditions.append(
-            or_(
-                AmazonOrderRow.amazon_order_id.contains(text, autoescape=True),
-                AmazonOrderRow.id.in_(by_local_number),
+            plan.conditions.append(
+                AmazonOrderRow.purchase_date < _utc_start(end + timedelta(days=1))
             )
-        )
-    if filters.min_total is not None:
-        conditions.append(AmazonOrderRow.grand_total >= filters.min_total)
-    if filters.max_total is not None:
-        conditions.append(AmazonOrderRow.grand_total <= filters.max_total)
-    return conditions
+    if filters.buyer:
+        plan.substring(AmazonOrderRow.buyer_name, filters.buyer)
+    if filters.order_number and filters.order_number.strip():
+        number = filters.order_number.strip()
+        # A whole Amazon number or local number (what one pastes) is looked up exactly, by
+        # index; only when no order has it is the text searched for inside Amazon's numbers.
+        exact = _exact_order(session, store, number)
+        if exact:
+            plan.conditions.append(AmazonOrderRow.id.in_(exact))
+        else:
+            plan.substring(AmazonOrderRow.amazon_order_id, number)
+    if filters.min_total is not None or filters.max_total is not None:
+        plan.total(filters.min_total, filters.max_total)
+    return plan.where(drive_max)
 
 
-def _base(store: Store, filters: OrderFilters, *columns):
+def _base(conditions, *columns):
     return (
         select(*columns)
         .select_from(AmazonOrderRow)
         .outerjoin(LocalOrder, LocalOrder.amazon_order_pk == AmazonOrderRow.id)
-        .where(*_conditions(store, filters))
+        .where(*conditions)
     )
 
 
@@ -208,8 +327,7 @@ def query_orders(
     order_by = [key.desc(), AmazonOrderRow.id.desc()] if descending else [key, AmazonOrderRow.id]
     stmt = (
         _base(
-            store,
-            filters,
+            _conditions(session, store, filters, drive_max=PAGE_DRIVE_MAX),
             AmazonOrderRow.id,
             AmazonOrderRow.purchase_date,
             AmazonOrderRow.amazon_order_id,
@@ -231,8 +349,24 @@ def query_orders(
     return [_record(store, row) for row in session.execute(stmt)]
 
 
-def count_orders(session: Session, store: Store, filters: OrderFilters = OrderFilters()) -> int:
-    return session.scalar(_base(store, filters, func.count()))
+def count_orders(
+    session: Session,
+    store: Store,
+    filters: OrderFilters = OrderFilters(),
+    *,
+    cap: int | None = None,
+) -> int:
+    """How many orders `query_orders` would list with these filters, all pages.
+
+    With `cap`, counting stops once it is passed: a result above `cap` (it is then `cap + 1`)
+    means "more than `cap`". An exact count of a million orders reads them all (a second or
+    more); the All Orders pager asks for `COUNT_CAP`.
+    """
+    conditions = _conditions(session, store, filters, drive_max=COUNT_DRIVE_MAX)
+    if cap is None:
+        return session.scalar(_base(conditions, func.count()))
+    matching = _base(conditions, literal_column("1")).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(matching))
 
 
 def _record(store: Store, row) -> OrderRecord:
