@@ -8,19 +8,17 @@ and 500/503, resets and timeouts, with jittered exponential backoff. Everything 
 typed error from `ordertools.errors` whose text a person can act on and which never holds a
 secret.
 
-Amazon's JSON becomes typed models here (`parse_search_page`, `parse_order`); nothing past the
+Amazon's JSON becomes typed structs here (`type_orders`, `parse_order`); nothing past the
 client touches raw dicts.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -47,7 +45,15 @@ from .feeds import (
     canonical_reason,
     read_processing_report,
 )
-from .models import KNOWN_STATUSES, AmazonOrder, SearchPage, parse_order, parse_search_page, utc_iso
+from .models import (
+    KNOWN_STATUSES,
+    AmazonOrder,
+    SearchPage,
+    parse_order,
+    split_search_page,
+    type_orders,
+    utc_iso,
+)
 from .ratelimit import DEFAULT_PLANS, TokenBucket
 from .regions import LWA_TOKEN_URL, endpoint_for
 
@@ -207,18 +213,16 @@ class AmazonClient:
         fetch: Future | None = self._fetch_page(query)
         try:
             while fetch is not None:
-                body = fetch.result()
-                token = _next_token(body)
-                # Ask for the next page now: it travels while this one is parsed and consumed.
+                raw_orders, token = fetch.result()
+                # Ask for the next page now: it travels while this one is typed and consumed.
                 # Amazon wants every filter repeated with the same values beside the token.
                 fetch = self._fetch_page({**query, "paginationToken": token}) if token else None
-                with _gc_paused():
-                    page = parse_search_page(body)
+                page = type_orders(raw_orders, token)
                 # Amazon may serve an order again at the top of the next page: yield it once.
                 fresh = [order for order in page.orders if order.order_id not in seen]
                 if len(fresh) < len(page.orders):
                     log.debug("searchOrders: dropped %d repeats", len(page.orders) - len(fresh))
-                    page = page.model_copy(update={"orders": fresh})
+                    page = replace(page, orders=fresh)
                 seen.update(order.order_id for order in fresh)
                 yield page
         finally:
@@ -226,14 +230,16 @@ class AmazonClient:
                 fetch.cancel()  # the caller stopped early; a page already in flight is dropped
 
     def _fetch_page(self, params: dict[str, str]) -> Future:
+        """One searchOrders page, split into raw orders and the next token (see _call)."""
+        args = ("searchOrders", "GET", SEARCH_ORDERS_PATH, params)
         if self._prefetch is None:
             done: Future = Future()
             try:
-                done.set_result(self._call("searchOrders", "GET", SEARCH_ORDERS_PATH, params))
+                done.set_result(self._call(*args, decode=split_search_page))
             except BaseException as exc:
                 done.set_exception(exc)
             return done
-        return self._prefetch.submit(self._call, "searchOrders", "GET", SEARCH_ORDERS_PATH, params)
+        return self._prefetch.submit(self._call, *args, decode=split_search_page)
 
     def get_order(
         self, order_id: str, included_data: Iterable[str] = DEFAULT_INCLUDED_DATA
@@ -354,8 +360,13 @@ class AmazonClient:
         params: dict[str, str] | None = None,
         *,
         body: dict[str, Any] | None = None,
+        decode: Callable[[bytes], Any] = pydantic_core.from_json,
     ) -> Any:
-        """The decoded JSON answer (None for an empty one), after bounded retries."""
+        """The decoded answer (None for an empty one), after bounded retries.
+
+        `decode` turns the response bytes into the result; a body it cannot read (cut short in
+        transit) is retried like a server failure.
+        """
         budget = _Budget(self._retry.throttle_retries, self._retry.failure_retries)
         retrying = Retrying(
             retry=retry_if_exception_type((Throttled, ServerFailure)),
@@ -368,7 +379,9 @@ class AmazonClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, operation, method, self.endpoint + path, params, body)
+            return retrying(
+                self._attempt, operation, method, self.endpoint + path, params, body, decode
+            )
         except (Throttled, ServerFailure) as exc:
             if budget.attempts <= 1:
                 raise
@@ -393,7 +406,13 @@ class AmazonClient:
         )
 
     def _attempt(
-        self, operation: str, method: str, url: str, params: dict | None, body: dict | None
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        params: dict | None,
+        body: dict | None,
+        decode: Callable[[bytes], Any],
     ) -> Any:
         bucket = self.buckets[operation]
         stats = self.stats[operation]
@@ -408,7 +427,7 @@ class AmazonClient:
                 continue
             if response.status_code < 300:
                 _learn_rate(bucket, response)
-                return self._decode(operation, response)
+                return self._decode(operation, response, decode)
             raise self._error(operation, response)
         raise AssertionError("unreachable")
 
@@ -427,12 +446,14 @@ class AmazonClient:
             waited += pause
         return waited
 
-    def _decode(self, operation: str, response: requests.Response) -> Any:
+    def _decode(
+        self, operation: str, response: requests.Response, decode: Callable[[bytes], Any]
+    ) -> Any:
         if not response.content:
             return None
         try:
-            # pydantic-core's parser: the same Python values as json.loads, a third faster.
-            return pydantic_core.from_json(response.content)
+            # pydantic-core's parser by default: the same values as json.loads, a third faster.
+            return decode(response.content)
         except ValueError:
             # A body cut short in transit; asking again is the cure.
             self.stats[operation].failures += 1
@@ -631,30 +652,6 @@ def _token_expired(response: requests.Response) -> bool:
     """Whether a 403 says the access token (not the seller's permissions) is the problem."""
     text = response.text.lower()
     return "expired" in text or "access token" in text
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while a page becomes ~10,000 new objects.
-
-    Left on, it runs a dozen young-generation passes per page and, as the page's objects get
-    promoted, the occasional full pass over the whole heap: it doubled the cost of typing a
-    page (bench/client_paging.py). The new objects hold no cycles, so nothing is lost by
-    collecting once afterwards. GC is only switched back on if this switched it off.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _next_token(body: Any) -> str | None:
-    pagination = body.get("pagination") if isinstance(body, dict) else None
-    token = pagination.get("nextToken") if isinstance(pagination, dict) else None
-    return token if isinstance(token, str) and token else None
 
 
 def _learn_rate(bucket: TokenBucket, response: requests.Response) -> None:
