@@ -259,7 +259,7 @@ PARTS = (
     ("sync_store (whole run)", "ordertools/sync.py", "sync_store"),
     ("client: search_orders pages (HTTP + parse)", "ordertools/amazon/client.py", "_pages"),
     ("  HTTP round trips (client._call)", "ordertools/amazon/client.py", "_call"),
-    ("  parse_search_page (pydantic)", "ordertools/amazon/models.py", "parse_search_page"),
+    ("  type_orders (msgspec)", "ordertools/amazon/models.py", "type_orders"),
     ("_PageApplier.apply (one page's DB work)", "ordertools/sync.py", "apply"),
     ("  _upsert (amazon_orders + items inserts)", "ordertools/sync.py", "_upsert"),
     ("  _act -> _import -> create_local_orders", "ordertools/sync.py", "_act"),

@@ -31,6 +31,7 @@ from .db import (
     Store,
     utcnow,
 )
+from .db.bulk import bulk_insert
 from .db.numbering import take_local_order_numbers
 from .statuses import CLOSED_LOCAL_STATUSES, LocalStatus
 
@@ -60,46 +61,59 @@ class NewLocalOrder:
 
 
 def create_local_orders(
-    session: Session, store: Store, orders: list[NewLocalOrder], *, comment: str | None = None
+    session: Session,
+    store: Store,
+    orders: list[NewLocalOrder],
+    *,
+    comment: str | None = None,
+    numbers: list[str] | None = None,
 ) -> dict[int, str]:
     """Create local orders for these Amazon orders; returns Amazon order pk -> local number.
 
-    The unique constraints on (store, Amazon order id) and (store, number) make a duplicate
-    import fail here rather than happen.
+    `numbers` are the local numbers to give them, when the caller took them already (the sync
+    writes each order's note, which names its number, before the import); by default they are
+    taken here. The unique constraints on (store, Amazon order id) and (store, number) make a
+    duplicate import fail here rather than happen.
     """
     if not orders:
         return {}
-    if store.order_number_source == "amazon":
-        numbers = [o.amazon_order_id for o in orders]
-    else:
-        numbers = take_local_order_numbers(session, store, len(orders))
+    if numbers is None:
+        numbers = (
+            [o.amazon_order_id for o in orders]
+            if store.order_number_source == "amazon"
+            else take_local_order_numbers(session, store, len(orders))
+        )
     customers = _customers(session, store, orders)
     products = _products(session, orders)
     now = utcnow()
+    bulk_insert(
+        session,
+        LocalOrder.__table__,
+        [
+            {
+                "store_id": store.id,
+                "amazon_order_pk": o.amazon_order_pk,
+                "amazon_order_id": o.amazon_order_id,
+                "number": number,
+                "status": o.status,
+                "customer_id": customers.get(_email_key(o.buyer_email)),
+                "customer_name": o.buyer_name,
+                "customer_email": o.buyer_email,
+                "is_guest": _email_key(o.buyer_email) not in customers,
+                "fulfilled_by": o.fulfilled_by,
+                "grand_total": o.grand_total,
+                "currency": o.currency,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for o, number in zip(orders, numbers, strict=True)
+        ],
+    )
     local_ids = dict(
         session.execute(
-            insert(LocalOrder.__table__).returning(
-                LocalOrder.__table__.c.amazon_order_pk, LocalOrder.__table__.c.id
-            ),
-            [
-                {
-                    "store_id": store.id,
-                    "amazon_order_pk": o.amazon_order_pk,
-                    "amazon_order_id": o.amazon_order_id,
-                    "number": number,
-                    "status": o.status,
-                    "customer_id": customers.get(_email_key(o.buyer_email)),
-                    "customer_name": o.buyer_name,
-                    "customer_email": o.buyer_email,
-                    "is_guest": _email_key(o.buyer_email) not in customers,
-                    "fulfilled_by": o.fulfilled_by,
-                    "grand_total": o.grand_total,
-                    "currency": o.currency,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for o, number in zip(orders, numbers, strict=True)
-            ],
+            select(LocalOrder.amazon_order_pk, LocalOrder.id).where(
+                LocalOrder.amazon_order_pk.in_([o.amazon_order_pk for o in orders])
+            )
         ).all()
     )
     items, history, reservations = [], [], []
@@ -140,10 +154,9 @@ def create_local_orders(
         )
         if shipped and order.fulfilled_by != "AMAZON":
             _deduct_stock(session, products, order.items)
-    session.execute(insert(LocalOrderItem.__table__), items)
-    session.execute(insert(LocalOrderHistory.__table__), history)
-    if reservations:
-        session.execute(insert(StockReservation.__table__), reservations)
+    bulk_insert(session, LocalOrderItem.__table__, items)
+    bulk_insert(session, LocalOrderHistory.__table__, history)
+    bulk_insert(session, StockReservation.__table__, reservations)
     return {o.amazon_order_pk: n for o, n in zip(orders, numbers, strict=True)}
 
 

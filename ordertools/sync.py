@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, select, update
+import orjson
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 from tqdm.auto import tqdm
@@ -49,6 +50,8 @@ from .db import (
 from .db import (
     session as db_session,
 )
+from .db.bulk import bulk_insert, bulk_update
+from .db.numbering import take_local_order_numbers
 from .errors import ConfigurationError, MalformedOrder, NotFound, OrdertoolsError
 from .locks import store_lock
 from .outbox import flush_outbox
@@ -329,7 +332,7 @@ class _Run:
                 )
 
 
-def _row_values(store: Store, order: AmazonOrder) -> dict:
+def _row_values(store: Store, order: AmazonOrder, now: datetime) -> dict:
     total = order.grand_total
     return {
         "store_id": store.id,
@@ -343,9 +346,9 @@ def _row_values(store: Store, order: AmazonOrder) -> dict:
         "buyer_email": order.buyer_email,
         "grand_total": total.amount if total else None,
         "currency": total.currency_code if total else None,
-        "raw": order.raw,
+        "raw": orjson.Fragment(order.raw_json),  # stored as received, not re-encoded
         "error": None,
-        "updated_at": utcnow(),
+        "updated_at": now,
     }
 
 
@@ -389,6 +392,7 @@ class _PageApplier:
                     AmazonOrderRow.last_updated,
                     AmazonOrderRow.status,
                     AmazonOrderRow.error,
+                    AmazonOrderRow.note,
                 ).where(
                     AmazonOrderRow.store_id == self.store.id,
                     AmazonOrderRow.amazon_order_id.in_(latest),
@@ -399,10 +403,9 @@ class _PageApplier:
         self.report.unchanged += len(latest) - len(changed)
         if not changed:
             return
-        pks = self._upsert(changed, stored)
         # Only orders stored before can have a local order: a page of new orders (a first sync
         # is all new) skips the lookup.
-        known = [row.id for row in stored.values()]
+        known = [stored[o.order_id].id for o in changed if o.order_id in stored]
         locals_ = (
             {
                 local.amazon_order_pk: local
@@ -420,14 +423,31 @@ class _PageApplier:
             row = stored.get(order.order_id)
             # An order whose last import failed counts as changed, so the import is retried.
             previous = row.status if row is not None and row.error is None else None
-            local = locals_.get(pks[order.order_id])
+            local = locals_.get(row.id) if row is not None else None
             decisions[order.order_id] = decide(
                 OrderFacts.from_amazon(order, previous),
                 self.rules,
                 LocalFacts(local.number, local.status) if local else None,
             )
-        notes, numbers, errors = self._act(changed, pks, decisions, locals_)
+        # The notes are written with the orders: an import's note names its local number, so
+        # the numbers are taken first. Only what goes wrong afterwards is written again.
+        to_import = [o for o in changed if decisions[o.order_id].action == Action.IMPORT]
+        numbers = dict(zip([o.order_id for o in to_import], self._numbers(to_import), strict=True))
+        notes = {
+            o.order_id: decisions[o.order_id].note_for(numbers[o.order_id])
+            if o.order_id in numbers
+            else decisions[o.order_id].note
+            for o in changed
+        }
+        pks = self._upsert(changed, stored, notes)
+        errors = self._act(changed, pks, decisions, locals_, numbers, notes)
         self._record(changed, stored, pks, decisions, notes, numbers, errors)
+
+    def _numbers(self, to_import: list[AmazonOrder]) -> list[str]:
+        """The local numbers these imports will get (taken now; a failed import leaves a gap)."""
+        if self.store.order_number_source == "amazon":
+            return [o.order_id for o in to_import]
+        return take_local_order_numbers(self.session, self.store, len(to_import))
 
     # -- reading the page ----------------------------------------------------------------------
 
@@ -474,25 +494,41 @@ class _PageApplier:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def _upsert(self, changed: list[AmazonOrder], stored: dict) -> dict[str, int]:
-        """Insert new orders, update changed ones, replace their items; returns id -> pk."""
+    def _upsert(self, changed: list[AmazonOrder], stored: dict, notes: dict) -> dict[str, int]:
+        """Insert new orders, update changed ones, replace their items; returns id -> pk.
+
+        Each order is written with its note (None: an update keeps the note it had)."""
         new = [o for o in changed if o.order_id not in stored]
         old = [o for o in changed if o.order_id in stored]
         pks = {o.order_id: stored[o.order_id].id for o in old}
         if new:
-            rows = [{**_row_values(self.store, o), "first_seen_at": utcnow()} for o in new]
+            now = utcnow()
+            rows = [
+                {**_row_values(self.store, o, now), "note": notes[o.order_id], "first_seen_at": now}
+                for o in new
+            ]
+            bulk_insert(self.session, AmazonOrderRow.__table__, rows)
             pks.update(
                 self.session.execute(
-                    insert(AmazonOrderRow.__table__).returning(
-                        AmazonOrderRow.amazon_order_id, AmazonOrderRow.id
-                    ),
-                    rows,
+                    select(AmazonOrderRow.amazon_order_id, AmazonOrderRow.id).where(
+                        AmazonOrderRow.store_id == self.store.id,
+                        AmazonOrderRow.amazon_order_id.in_([o.order_id for o in new]),
+                    )
                 ).all()
             )
         if old:
-            self.session.execute(
-                update(AmazonOrderRow),
-                [{"id": pks[o.order_id], **_row_values(self.store, o)} for o in old],
+            now = utcnow()
+            bulk_update(
+                self.session,
+                AmazonOrderRow.__table__,
+                [
+                    {
+                        "id": pks[o.order_id],
+                        **_row_values(self.store, o, now),
+                        "note": notes[o.order_id] or stored[o.order_id].note,
+                    }
+                    for o in old
+                ],
             )
             self.session.execute(
                 delete(AmazonOrderItem).where(
@@ -500,58 +536,52 @@ class _PageApplier:
                 )
             )
         items = [item for o in changed for item in _item_rows(pks[o.order_id], o)]
-        if items:
-            self.session.execute(insert(AmazonOrderItem.__table__), items)
+        bulk_insert(self.session, AmazonOrderItem.__table__, items)
         self.report.new += len(new)
         self.report.updated += len(old)
         return pks
 
-    def _act(self, changed, pks, decisions, locals_):
-        """Carry out the decisions; returns notes, local numbers and errors by order id."""
-        notes = {o.order_id: decisions[o.order_id].note for o in changed}
-        numbers = {
-            o.order_id: locals_[pks[o.order_id]].number
-            for o in changed
-            if pks[o.order_id] in locals_
-        }
+    def _act(self, changed, pks, decisions, locals_, numbers, notes) -> dict[str, str]:
+        """Carry out the decisions; returns the errors by order id, whose notes (in `notes`)
+        now say the import or follow-through failed. `numbers` gains the existing locals'."""
         errors: dict[str, str] = {}
+        for order in changed:
+            if pks[order.order_id] in locals_:
+                numbers[order.order_id] = locals_[pks[order.order_id]].number
         to_import = [o for o in changed if decisions[o.order_id].action == Action.IMPORT]
-        for order, number, error in self._import(to_import, pks, decisions):
-            if error is None:
-                numbers[order.order_id] = number
-                notes[order.order_id] = decisions[order.order_id].note_for(number)
-            else:
-                errors[order.order_id] = notes[order.order_id] = import_failed_note(error)
+        for order, error in self._import(to_import, pks, decisions, numbers):
+            errors[order.order_id] = notes[order.order_id] = import_failed_note(error)
+            del numbers[order.order_id]
         for order in changed:
             decision = decisions[order.order_id]
             if decision.action in (Action.CANCEL, Action.COMPLETE, Action.PROCESS):
                 error = self._follow(locals_[pks[order.order_id]], decision)
                 if error is not None:
                     errors[order.order_id] = notes[order.order_id] = import_failed_note(error)
-        return notes, numbers, errors
+        return errors
 
-    def _import(self, orders, pks, decisions):
+    def _import(self, orders, pks, decisions, numbers):
         """Create local orders for a page in one go; if that fails, one by one, so one bad order
-        costs only itself. Yields (order, number, error)."""
+        costs only itself. Yields (order, error) for each order that failed."""
         if not orders:
             return
         new = [self._new_local(o, pks[o.order_id], decisions[o.order_id]) for o in orders]
+        taken = [numbers[o.order_id] for o in orders]
         try:
             with self.session.begin_nested():
-                numbers = local_orders.create_local_orders(self.session, self.store, new)
+                local_orders.create_local_orders(self.session, self.store, new, numbers=taken)
         except Exception:  # retried order by order below, where the culprit gets the error
             log.debug("bulk import failed; importing one by one", exc_info=True)
         else:
-            for order in orders:
-                yield order, numbers[pks[order.order_id]], None
             return
-        for order, one in zip(orders, new, strict=True):
+        for order, one, number in zip(orders, new, taken, strict=True):
             try:
                 with self.session.begin_nested():
-                    number = local_orders.create_local_orders(self.session, self.store, [one])
-                yield order, number[one.amazon_order_pk], None
+                    local_orders.create_local_orders(
+                        self.session, self.store, [one], numbers=[number]
+                    )
             except Exception as exc:  # noqa: BLE001 - the order's note carries the reason
-                yield order, None, exc
+                yield order, exc
 
     @staticmethod
     def _new_local(order: AmazonOrder, pk: int, decision: ImportDecision):
@@ -592,14 +622,12 @@ class _PageApplier:
 
     def _record(self, changed, stored, pks, decisions, notes, numbers, errors) -> None:
         """Notes on the orders, the ledger, and the report's counts."""
-        noted = [
-            {"id": pks[o.order_id], "note": notes[o.order_id], "error": errors.get(o.order_id)}
-            for o in changed
-            if notes[o.order_id] is not None  # every error comes with its note
+        # The orders were written with their notes; only failures changed them since.
+        failed = [
+            {"id": pks[oid], "note": notes[oid], "error": error} for oid, error in errors.items()
         ]
-        if noted:
-            self.session.execute(update(AmazonOrderRow), noted)
-        events = []
+        bulk_update(self.session, AmazonOrderRow.__table__, failed)
+        events, now = [], utcnow()
         for order in changed:
             oid = order.order_id
             decision = decisions[oid]
@@ -611,7 +639,7 @@ class _PageApplier:
                         "amazon_order_pk": pks[oid],
                         "status": order.status,
                         "amazon_updated_at": order.last_updated_time,
-                        "observed_at": utcnow(),
+                        "observed_at": now,
                         "sync_run_id": self.report.run_id,
                         "action": action,
                         "note": notes[oid],
@@ -627,8 +655,7 @@ class _PageApplier:
                     numbers.get(oid),
                 )
             )
-        if events:
-            self.session.execute(insert(StatusEvent.__table__), events)
+        bulk_insert(self.session, StatusEvent.__table__, events)
 
     def _count(self, oid: str, action: str, errors: dict[str, str]) -> None:
         report = self.report

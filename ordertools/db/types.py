@@ -24,15 +24,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        offset = value.utcoffset()
-        if offset is None:
+        if value is not None and value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware datetime")
-        if dialect.name != "sqlite":
-            return value
-        # Cheaper than astimezone(UTC): a sync binds a few hundred thousand of these.
-        return (value - offset).replace(tzinfo=None)
+        return value  # PostgreSQL: timestamptz takes the aware value as it is
+
+    def bind_processor(self, dialect):
+        if dialect.name == "sqlite":  # straight to text, past process_bind_param and the impl's
+            return _sqlite_utc_text
+        return super().bind_processor(dialect)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
@@ -40,6 +39,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """The UTC wall time in SQLAlchemy's SQLite text format, `2026-11-20 12:00:00.000000`.
+
+    The same text SQLAlchemy's own processor writes (stored times compare as text, so the
+    format must never vary), made with one C call instead of a %-format of seven fields: a
+    first sync binds a few hundred thousand of these.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # nearly always (Amazon's "Z", utcnow): drop the "+00:00"
+        return value.isoformat(" ", "microseconds")[:26]
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware datetime")
+    return (value.replace(tzinfo=None) - offset).isoformat(" ", "microseconds")
 
 
 # Money as `Decimal`: 18 digits, 4 after the point. PostgreSQL keeps it exact; SQLite stores a
