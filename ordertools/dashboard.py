@@ -170,6 +170,7 @@ class _Plan:
         self.store = store
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self._fts = None
+        self.driven = False  # SQLite: the query is driven by one filter's ids
         self.conditions: list = []
         # SQLite: (ids this filter alone lets through, its condition when another one drives)
         self.sources: list = []
@@ -209,7 +210,12 @@ class _Plan:
             self.conditions.extend(bounds)
             return
         ids = select(AmazonOrderRow.id).where(AmazonOrderRow.store_id == self.store.id, *bounds)
-        self.sources.append((ids, and_(*bounds)))
+        # `grand_total + 0`: tested on each order walked; SQLite would otherwise sort every
+        # order in the range to find the newest (0.5 s for 50 to 60 over a million orders).
+        walked = AmazonOrderRow.grand_total + 0
+        tests = [walked >= low] if low is not None else []
+        tests += [walked <= high] if high is not None else []
+        self.sources.append((ids, and_(*tests)))
 
     def where(self, drive_max: int) -> list:
         """The conditions, with the narrowest indexed filter driving when it is narrow enough."""
@@ -230,6 +236,7 @@ class _Plan:
             ]
         driving, _ = self.sources[narrowest]
         others = [c for i, (_, c) in enumerate(self.sources) if i != narrowest]
+        self.driven = True
         return [
             (AmazonOrderRow.store_id + 0) == self.store.id,
             AmazonOrderRow.id.in_(driving),
@@ -250,9 +257,18 @@ def _exact_order(session: Session, store: Store, text: str) -> list[int]:
 
 
 def _conditions(session: Session, store: Store, filters: OrderFilters, *, drive_max: int):
+    """The WHERE conditions, and whether SQLite is to be driven by one filter's ids."""
     plan = _Plan(session, store)
-    # Orders placed before the integration never show (the seed's first rule).
-    plan.conditions.append(AmazonOrderRow.purchase_date >= store.integrated_at)
+    # Orders placed before the integration never show (the seed's first rule). One lower
+    # bound, the later: SQLite walks the date index from the bound it is given.
+    start = store.integrated_at
+    if filters.purchased_from is not None:
+        since = _utc_start(filters.purchased_from)
+        if start is None or (since.tzinfo is not None and since > start):
+            start = since
+        else:
+            plan.conditions.append(AmazonOrderRow.purchase_date >= since)
+    plan.conditions.append(AmazonOrderRow.purchase_date >= start)
     chosen = filters.statuses
     if chosen is None:
         plan.conditions.append(
@@ -275,8 +291,6 @@ def _conditions(session: Session, store: Store, filters: OrderFilters, *, drive_
         if chosen.completed:
             picked.append(and_(AmazonOrderRow.status == "SHIPPED", complete))
         plan.conditions.append(or_(*picked))
-    if filters.purchased_from is not None:
-        plan.conditions.append(AmazonOrderRow.purchase_date >= _utc_start(filters.purchased_from))
     if filters.purchased_to is not None:
         end = filters.purchased_to
         if isinstance(end, datetime):
@@ -298,7 +312,7 @@ def _conditions(session: Session, store: Store, filters: OrderFilters, *, drive_
             plan.substring(AmazonOrderRow.amazon_order_id, number)
     if filters.min_total is not None or filters.max_total is not None:
         plan.total(filters.min_total, filters.max_total)
-    return plan.where(drive_max)
+    return plan.where(drive_max), plan.driven
 
 
 def _base(conditions, *columns):
@@ -327,7 +341,7 @@ def query_orders(
     order_by = [key.desc(), AmazonOrderRow.id.desc()] if descending else [key, AmazonOrderRow.id]
     stmt = (
         _base(
-            _conditions(session, store, filters, drive_max=PAGE_DRIVE_MAX),
+            _conditions(session, store, filters, drive_max=PAGE_DRIVE_MAX)[0],
             AmazonOrderRow.id,
             AmazonOrderRow.purchase_date,
             AmazonOrderRow.amazon_order_id,
@@ -362,11 +376,15 @@ def count_orders(
     means "more than `cap`". An exact count of a million orders reads them all (a second or
     more); the All Orders pager asks for `COUNT_CAP`.
     """
-    conditions = _conditions(session, store, filters, drive_max=COUNT_DRIVE_MAX)
+    conditions, driven = _conditions(session, store, filters, drive_max=COUNT_DRIVE_MAX)
     if cap is None:
         return session.scalar(_base(conditions, func.count()))
-    matching = _base(conditions, literal_column("1")).limit(cap + 1).subquery()
-    return session.scalar(select(func.count()).select_from(matching))
+    matching = _base(conditions, literal_column("1")).limit(cap + 1)
+    if session.get_bind().dialect.name == "sqlite" and not driven:
+        # Walk newest first, as a page does: SQLite would otherwise take an index in its own
+        # order (Completed: the status index, oldest first, years of orders not imported).
+        matching = matching.order_by(AmazonOrderRow.purchase_date.desc())
+    return session.scalar(select(func.count()).select_from(matching.subquery()))
 
 
 def _record(store: Store, row) -> OrderRecord:
