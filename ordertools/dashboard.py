@@ -381,9 +381,14 @@ def count_orders(
         return session.scalar(_base(conditions, func.count()))
     matching = _base(conditions, literal_column("1")).limit(cap + 1)
     if session.get_bind().dialect.name == "sqlite" and not driven:
-        # Walk newest first, as a page does: SQLite would otherwise take an index in its own
-        # order (Completed: the status index, oldest first, years of orders not imported).
-        matching = matching.order_by(AmazonOrderRow.purchase_date.desc())
+        # SQLite walks an index in its own order, oldest first, until the cap. Newest first finds
+        # most filters' orders sooner (Completed ones have local orders, made since Import was
+        # enabled); Shipped-not-Completed ones are mostly older (from before Import): oldest.
+        shipped = filters.statuses is not None and filters.statuses.shipped
+        walk = (
+            AmazonOrderRow.purchase_date.asc() if shipped else AmazonOrderRow.purchase_date.desc()
+        )
+        matching = matching.order_by(walk)
     return session.scalar(select(func.count()).select_from(matching.subquery()))
 
 
