@@ -184,7 +184,8 @@ class _Plan:
     def substring(self, column, text: str) -> None:
         """Orders whose `column` holds `text`, in any case."""
         if not self.sqlite:
-            self.conditions.append(column.ilike(_like_pattern(text)))
+            # lower(), not ILIKE: the trigram indexes are on lower(column) (migration 0006).
+            self.conditions.append(func.lower(column).like(_like_pattern(text.lower())))
         elif len(text) >= TRIGRAM and self.fts:
             match = literal_column(SEARCH_TABLE).op("MATCH")(_fts_phrase(column.key, text))
             ids = select(_search.c.rowid).where(match)

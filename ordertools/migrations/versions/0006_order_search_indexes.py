@@ -8,11 +8,11 @@ All Orders' buyer and order-number filters are substring searches, any case. Wit
 they read every order of the store (0.5 s on SQLite, 4 s on PostgreSQL over a million orders
 when the text is rare; bench/orders_query.py). This adds:
 
-- PostgreSQL: `pg_trgm` GIN indexes on buyer_name and amazon_order_id, which `ILIKE '%text%'`
-  uses. Creating the extension needs the right to (a superuser, or since PostgreSQL 13 a
-  database owner, pg_trgm being trusted); refused, the indexes are skipped with a warning and
-  searches keep working, unindexed. A downgrade leaves the extension installed (other objects may
-  use it; it is harmless).
+- PostgreSQL: `pg_trgm` GIN indexes on lower(buyer_name) and lower(amazon_order_id), which
+  `lower(column) LIKE '%text%'` uses. Creating the extension needs the right to (a
+  superuser, or since PostgreSQL 13 a database owner, pg_trgm being trusted); refused, the
+  indexes are skipped with a warning and searches keep working, unindexed. A downgrade leaves
+  the extension installed (other objects may use it; it is harmless).
 - SQLite (3.34+ with FTS5): `amazon_orders_search`, an FTS5 table with the trigram tokenizer
   over amazon_orders' buyer_name and amazon_order_id (external content: it stores only the
   index, ~140 MB per million orders), filled from the existing rows here (about a minute per
@@ -113,11 +113,14 @@ def _postgresql_upgrade(bind) -> None:
                 str(error.orig).strip().splitlines()[0],
             )
             return
+    # On lower(column), which the searches use: an index on the column itself also answers
+    # `=` (pg_trgm 1.6), and the planner took it over the unique index for the sync's lookups
+    # of orders by id, rechecking each candidate.
     for name, column in TRIGRAM_INDEXES.items():
         try:
             with bind.begin_nested():
                 bind.exec_driver_sql(
-                    f"CREATE INDEX {name} ON amazon_orders USING gin ({column} gin_trgm_ops)"
+                    f"CREATE INDEX {name} ON amazon_orders USING gin (lower({column}) gin_trgm_ops)"
                 )
         except exc.DBAPIError as error:
             log.warning(
