@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from threading import Event
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -150,9 +151,10 @@ class AmazonClient:
             session = requests.Session()
             session.headers["User-Agent"] = USER_AGENT
         self._session = session
-        # One worker fetches the next searchOrders page while the caller handles this one.
+        # Two workers: one types a searchOrders page while the other fetches the next, and the
+        # caller handles the one before (one request in flight at a time, as the pacing wants).
         self._prefetch = (
-            ThreadPoolExecutor(1, thread_name_prefix="sp-api-next-page") if prefetch else None
+            ThreadPoolExecutor(2, thread_name_prefix="sp-api-next-page") if prefetch else None
         )
         self.buckets = {
             op: TokenBucket(rate, burst, clock)
@@ -210,36 +212,58 @@ class AmazonClient:
 
     def _pages(self, query: dict[str, str]) -> Iterator[SearchPage]:
         seen: set[str] = set()
-        fetch: Future | None = self._fetch_page(query)
+        for page in self._typed_pages(query):
+            # Amazon may serve an order again at the top of the next page: yield it once.
+            fresh = [order for order in page.orders if order.order_id not in seen]
+            if len(fresh) < len(page.orders):
+                log.debug("searchOrders: dropped %d repeats", len(page.orders) - len(fresh))
+                page = replace(page, orders=fresh)
+            seen.update(order.order_id for order in fresh)
+            yield page
+
+    def _typed_pages(self, query: dict[str, str]) -> Iterator[SearchPage]:
+        """The pages in order; with prefetch, fetched and typed ahead on the worker threads."""
+        if self._prefetch is None:
+            token: str | None = None
+            while True:
+                page = self._fetch_and_type(query, token)
+                yield page
+                if (token := page.next_token) is None:
+                    return
+        stop = Event()
+        ahead: Future | None = self._prefetch.submit(self._fetch_ahead, query, None, stop)
         try:
-            while fetch is not None:
-                raw_orders, token = fetch.result()
-                # Ask for the next page now: it travels while this one is typed and consumed.
-                # Amazon wants every filter repeated with the same values beside the token.
-                fetch = self._fetch_page({**query, "paginationToken": token}) if token else None
-                page = type_orders(raw_orders, token)
-                # Amazon may serve an order again at the top of the next page: yield it once.
-                fresh = [order for order in page.orders if order.order_id not in seen]
-                if len(fresh) < len(page.orders):
-                    log.debug("searchOrders: dropped %d repeats", len(page.orders) - len(fresh))
-                    page = replace(page, orders=fresh)
-                seen.update(order.order_id for order in fresh)
+            while ahead is not None:
+                page, ahead = ahead.result()
                 yield page
         finally:
-            if fetch is not None:
-                fetch.cancel()  # the caller stopped early; a page already in flight is dropped
+            stop.set()  # the caller stopped early: no further page is asked for
+            if ahead is not None:
+                ahead.cancel()
 
-    def _fetch_page(self, params: dict[str, str]) -> Future:
-        """One searchOrders page, split into raw orders and the next token (see _call)."""
-        args = ("searchOrders", "GET", SEARCH_ORDERS_PATH, params)
-        if self._prefetch is None:
-            done: Future = Future()
-            try:
-                done.set_result(self._call(*args, decode=split_search_page))
-            except BaseException as exc:
-                done.set_exception(exc)
-            return done
-        return self._prefetch.submit(self._call, *args, decode=split_search_page)
+    def _fetch_ahead(
+        self, query: dict[str, str], token: str | None, stop: Event
+    ) -> tuple[SearchPage, Future | None]:
+        """Fetch one page, ask for the next one on the other worker as soon as its token is
+        known, then type this one: the caller's thread (a sync writing the previous page)
+        gets typed pages, and the next request travels meanwhile."""
+        raw_orders, next_token = self._fetch(query, token)
+        ahead = None
+        if next_token and not stop.is_set():
+            ahead = self._prefetch.submit(self._fetch_ahead, query, next_token, stop)
+        return type_orders(raw_orders, next_token), ahead
+
+    def _fetch_and_type(self, query: dict[str, str], token: str | None) -> SearchPage:
+        raw_orders, next_token = self._fetch(query, token)
+        return type_orders(raw_orders, next_token)
+
+    def _fetch(self, query: dict[str, str], token: str | None):
+        """One searchOrders page, split into raw orders and the next token (see _call).
+        Amazon wants every filter repeated with the same values beside the token."""
+        params = query if token is None else {**query, "paginationToken": token}
+        return self._call(
+            "searchOrders", "GET", SEARCH_ORDERS_PATH, params, decode=split_search_page
+        )
 
     def get_order(
         self, order_id: str, included_data: Iterable[str] = DEFAULT_INCLUDED_DATA
