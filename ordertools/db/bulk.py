@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -125,7 +126,7 @@ def _insert_sqlite(connection, sql: str, params: list[tuple]) -> None:
     chunk = max(1, SQLITE_MAX_PARAMETERS // len(params[0]))
     for start in range(0, len(params), chunk):
         part = params[start : start + chunk]
-        flat = tuple(value for one in part for value in one)
+        flat = tuple(chain.from_iterable(part))
         connection.exec_driver_sql(f"{head} VALUES {', '.join([group] * len(part))}", flat)
 
 
