@@ -95,18 +95,23 @@ def engine(db_url):
     engine.dispose()
 
 
+def new_store(name: str = "acme") -> db.Store:
+    """A store on amazon.com, integrated at the start of 2026 (not added to any session)."""
+    return db.Store(
+        name=name,
+        marketplace_id="ATVPDKIKX0DER",
+        region="na",
+        endpoint="https://sellingpartnerapi-na.amazon.com",
+        token_url="https://api.amazon.com/auth/o2/token",
+        seller_central_domain="sellercentral.amazon.com",
+        integrated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
 @pytest.fixture
 def store(engine) -> db.Store:
     """A store "acme" on amazon.com, integrated at the start of 2026, committed."""
     with db.session(engine) as s:
-        store = db.Store(
-            name="acme",
-            marketplace_id="ATVPDKIKX0DER",
-            region="na",
-            endpoint="https://sellingpartnerapi-na.amazon.com",
-            token_url="https://api.amazon.com/auth/o2/token",
-            seller_central_domain="sellercentral.amazon.com",
-            integrated_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
+        store = new_store()
         s.add(store)
     return store

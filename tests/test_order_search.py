@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from fixtures_db import new_store
 from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -243,15 +244,7 @@ def test_migration_indexes_existing_orders_and_downgrades(db_url):
     db.downgrade(engine, "0005")
     assert _search_objects(engine) == set()
     with db.session(engine) as s:
-        shop = db.Store(
-            name="old",
-            marketplace_id="ATVPDKIKX0DER",
-            region="na",
-            endpoint="https://sellingpartnerapi-na.amazon.com",
-            token_url="https://api.amazon.com/auth/o2/token",
-            seller_central_domain="sellercentral.amazon.com",
-            integrated_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
+        shop = new_store("old")
         s.add(shop)
         s.flush()
         s.add_all(
@@ -299,15 +292,7 @@ def test_postgresql_without_the_right_to_create_pg_trgm_still_migrates(pg_url):
         engine = db.connect(limited)
         assert _search_objects(engine) == set()
         with db.session(engine) as s:
-            shop = db.Store(
-                name="limited",
-                marketplace_id="ATVPDKIKX0DER",
-                region="na",
-                endpoint="https://sellingpartnerapi-na.amazon.com",
-                token_url="https://api.amazon.com/auth/o2/token",
-                seller_central_domain="sellercentral.amazon.com",
-                integrated_at=datetime(2026, 1, 1, tzinfo=UTC),
-            )
+            shop = new_store("limited")
             s.add(shop)
             s.flush()
             s.add(
