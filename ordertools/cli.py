@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__, db, stores
 from .errors import ConfigurationError, OrdertoolsError
+from .instants import parse_instant
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -91,17 +92,7 @@ def _engine(ctx: click.Context):
 
 
 def _instant(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigurationError(
-            f"{option} {value!r} is not an ISO 8601 time, e.g. 2026-11-01T00:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise ConfigurationError(f"{option} {value!r} needs a time zone, e.g. ...T00:00:00Z")
-    return moment.astimezone(UTC)
+    return None if value is None else parse_instant(value, option)
 
 
 @click.group(cls=_Group, context_settings=CONTEXT)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 from IPython.display import Markdown
@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 
 from . import db, stores
 from .dashboard import query_orders
-from .errors import ConfigurationError, OrdertoolsError
+from .errors import OrdertoolsError
 from .formats import DEFAULT_COLUMNS, HEADINGS, when
+from .instants import parse_instant
 from .money import money
 from .sync import SyncFailed, SyncReport, sync_all, sync_store
 
@@ -37,13 +38,7 @@ def _instant(value: str | datetime | None) -> datetime | None:
     value = value or os.environ.get(AS_OF_ENV) or None
     if value is None or isinstance(value, datetime):
         return value
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigurationError(f"as_of {value!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise ConfigurationError(f"as_of {value!r} needs a time zone, e.g. ...T00:00:00Z")
-    return moment.astimezone(UTC)
+    return parse_instant(value, "as_of")
 
 
 def run_sync(
