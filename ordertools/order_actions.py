@@ -14,11 +14,12 @@ import ipywidgets as widgets
 
 from . import fulfillment, pages
 from .awaiting import CLOSED, awaiting_shipment
+from .db import LocalOrder
 from .errors import OrdertoolsError
 from .fulfillment import CANCEL_REASONS, CARRIERS
 from .outbox import list_outbox
 from .pages import CSS
-from .widgets import Dashboard, Section, order_page_html
+from .widgets import Dashboard, Section, order_page_parts
 
 RECENT_OUTBOX = 5
 WIDE = {"description_width": "8em"}
@@ -29,19 +30,35 @@ def _say(html: widgets.HTML, text: object, *, error: bool = False) -> None:
     html.value = f'<span style="{style}">{pages.e(text)}</span>'
 
 
+def _units_left(local: LocalOrder) -> dict[str, int]:
+    """SKU -> units still to ship (one SKU on several lines ships as one quantity)."""
+    left: dict[str, int] = {}
+    for item in local.items:
+        sku = item.sku or "?"
+        left[sku] = left.get(sku, 0) + item.quantity - item.quantity_shipped
+    return {sku: n for sku, n in left.items() if n > 0}
+
+
 class OrderActions(widgets.VBox):
     """Ship (carrier, tracking, method, units per SKU) and Cancel (a reason) for one order."""
 
-    def __init__(self, dash: Dashboard, order: str, on_done: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        dash: Dashboard,
+        order: str,
+        on_done: Callable[[], None] | None = None,
+        *,
+        local: LocalOrder | None = None,
+    ):
+        """`local`: the order's local order with its items loaded, when the caller has it."""
         self.dash, self.order, self.on_done = dash, order, on_done or (lambda: None)
-        with dash.session() as session:
-            local = fulfillment.find_local_order(session, order, dash.store_name)
-            self.number = local.number
-            left: dict[str, int] = {}
-            for item in local.items:  # one SKU on several lines ships as one quantity
-                sku = item.sku or "?"
-                left[sku] = left.get(sku, 0) + item.quantity - item.quantity_shipped
-        self.left = {sku: n for sku, n in left.items() if n > 0}
+        if local is None:
+            with dash.session() as session:
+                local = fulfillment.find_local_order(session, order, dash.store_name)
+                self.left = _units_left(local)
+        else:
+            self.left = _units_left(local)
+        self.number = local.number
 
         self.carrier = widgets.Dropdown(
             options=[("Choose…", "")] + [(c, c) for c in CARRIERS],
@@ -156,13 +173,12 @@ class OrderView(Section):
         self.refresh()
 
     def refresh(self) -> None:
-        self.page.value = order_page_html(self.dash, self.order)  # NotFound: no such order
         with self.dash.session() as session:
-            try:
-                local = fulfillment.find_local_order(session, self.order, self.dash.store_name)
-            except fulfillment.FulfillmentRefused:
-                local = None  # view only: nothing to comment on or ship
+            # NotFound: no such order. No local order: view only, nothing to comment on or ship.
+            self.page.value, local = order_page_parts(session, self.dash, self.order)
             is_open = local is not None and local.status not in CLOSED
+            if is_open:
+                _units_left(local)  # loads the items while the session is open
         children = []
         if local is not None:
             children.append(widgets.HBox([self.comment, self.comment_button, self.message]))
@@ -173,7 +189,7 @@ class OrderView(Section):
             message = self.actions.message.value if self.actions else ""
             if self.actions is not None:
                 self.actions.close()
-            self.actions = OrderActions(self.dash, self.order, on_done=self._changed)
+            self.actions = OrderActions(self.dash, self.order, on_done=self._changed, local=local)
             self.actions.message.value = message
             children.append(self.actions)
         self.actions_box.children = children
@@ -268,4 +284,3 @@ class AwaitingShipment(Section):
 
     def snapshot(self) -> str:
         return self.table.value.removeprefix(CSS) + self.outbox.value
-

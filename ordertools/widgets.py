@@ -373,15 +373,21 @@ def _engine() -> Engine:
 
 def order_page_html(dash: Dashboard, order: str) -> str:
     with dash.session() as session:
-        store = dash.store(session)
-        detail = order_detail(session, store, order)
-        address = delivery_address(session, store, detail["order_number"])
-        seller_central = seller_central_url(store, detail["order_number"])
-        activity = None
-        if detail["local_order"] is not None:  # shipments and what was sent to Amazon
-            local = fulfillment.find_local_order(session, detail["order_number"], store.name)
-            activity = fulfillment.order_activity(session, local)
-    return pages.order_page(detail, address, dash.show, seller_central, activity)
+        return order_page_parts(session, dash, order)[0]
+
+
+def order_page_parts(session, dash: Dashboard, order: str):
+    """The order page's HTML and the local order (None for a view-only order), from one
+    session: the order page reads its local order once per refresh."""
+    store = dash.store(session)
+    detail = order_detail(session, store, order)
+    address = delivery_address(session, store, detail["order_number"])
+    seller_central = seller_central_url(store, detail["order_number"])
+    local = activity = None
+    if detail["local_order"] is not None:  # shipments and what was sent to Amazon
+        local = fulfillment.find_local_order(session, detail["order_number"], store.name)
+        activity = fulfillment.order_activity(session, local)
+    return pages.order_page(detail, address, dash.show, seller_central, activity), local
 
 
 def order_page(store: str, order: str, time_zone: str | None = None):
