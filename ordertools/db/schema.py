@@ -126,7 +126,7 @@ class Store(Base):
 class AmazonOrderRow(Base):
     """An order as Amazon last told us, kept whatever its status or age.
 
-    Named `...Row` beside the pydantic `amazon.models.AmazonOrder` it is stored from. A malformed
+    Named `...Row` beside the typed `amazon.models.AmazonOrder` it is stored from. A malformed
     order is kept too (with `error` set), so status, dates and totals may be missing.
     Buyer and order-number search (substring, any case) use trigram indexes (migration 0006).
     """
