@@ -4,7 +4,7 @@ SP-API calls carry an access token in `x-amz-access-token`; Login with Amazon (L
 store's refresh token for one that lives an hour (`expires_in`). `AccessTokens` caches it and
 renews it a little before it runs out, so a request never leaves with a token about to expire.
 
-Secrets (client secret, refresh token, access token) are `SecretStr`: their repr and str are
+Secrets (client secret, refresh token, access token) are `Secret`s: their repr and str are
 stars, and nothing here puts them in a message or a log line. Amazon's own error text is
 scrubbed of them too before it reaches an exception, in case a server ever echoes one back.
 """
@@ -15,9 +15,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr
 
 from ..errors import AmazonError, ConfigurationError, CredentialsRefused, ServerFailure, Throttled
 
@@ -30,19 +30,49 @@ REFRESH_TOKEN_ENV = "ORDERTOOLS_REFRESH_TOKEN"
 EXPIRY_MARGIN = 60.0
 
 
-class Credentials(BaseModel):
+class Secret:
+    """A secret string that shows as stars: in repr, str, f-strings, logs and tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = str(value)
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Credentials:
     """An app's LWA client id and secret plus one store's refresh token.
 
     `refresh_token_env` is only the *name* of the variable the token came from, kept so that an
-    error can tell the user which variable to fix.
+    error can tell the user which variable to fix. The secrets may be given as plain strings;
+    they are kept as `Secret`s.
     """
 
-    model_config = ConfigDict(frozen=True)
-
     client_id: str
-    client_secret: SecretStr
-    refresh_token: SecretStr
+    client_secret: Secret
+    refresh_token: Secret
     refresh_token_env: str = REFRESH_TOKEN_ENV
+
+    def __post_init__(self) -> None:
+        for name in ("client_secret", "refresh_token"):
+            value = getattr(self, name)
+            if not isinstance(value, Secret):
+                object.__setattr__(self, name, Secret(value))
 
     @classmethod
     def from_env(
@@ -100,7 +130,7 @@ class AccessTokens:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()
-        self._token: SecretStr | None = None
+        self._token: Secret | None = None
         self._renew_at = 0.0
         self.exchanges = 0  # how many times we asked LWA; tests and stats read it
 
@@ -141,7 +171,7 @@ class AccessTokens:
         body = _json_or_empty(response)
         if response.status_code == 200 and body.get("access_token"):
             lifetime = float(body.get("expires_in") or 3600)
-            self._token = SecretStr(str(body["access_token"]))
+            self._token = Secret(str(body["access_token"]))
             self._renew_at = self._clock() + lifetime - min(EXPIRY_MARGIN, lifetime / 10)
             return
         raise self._refusal(response.status_code, body)

@@ -24,7 +24,7 @@ from threading import Event
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import pydantic_core
+import orjson
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -384,7 +384,7 @@ class AmazonClient:
         params: dict[str, str] | None = None,
         *,
         body: dict[str, Any] | None = None,
-        decode: Callable[[bytes], Any] = pydantic_core.from_json,
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> Any:
         """The decoded answer (None for an empty one), after bounded retries.
 
@@ -476,7 +476,6 @@ class AmazonClient:
         if not response.content:
             return None
         try:
-            # pydantic-core's parser by default: the same values as json.loads, a third faster.
             return decode(response.content)
         except ValueError:
             # A body cut short in transit; asking again is the cure.
