@@ -270,7 +270,7 @@ PARTS = (
     ("  decide (rules)", "ordertools/rules.py", "decide"),
     ("session commit (per page)", "sqlalchemy/orm/session.py", "commit"),
     ("session flush (ORM unit of work)", "sqlalchemy/orm/session.py", "flush"),
-    ("json serialisation of raw (json.dumps)", "json/__init__.py", "dumps"),
+    ("bulk writes (db/bulk.py, all tables)", "ordertools/db/bulk.py", "_execute"),
 )
 
 
