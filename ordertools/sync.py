@@ -430,32 +430,8 @@ class _PageApplier:
         self.report.unchanged += len(latest) - len(changed)
         if not changed:
             return
-        # Only orders stored before can have a local order: a page of new orders (a first sync
-        # is all new) skips the lookup.
-        known = [stored[o.order_id].id for o in changed if o.order_id in stored]
-        locals_ = (
-            {
-                local.amazon_order_pk: local
-                for local in self.session.scalars(
-                    select(LocalOrder)
-                    .where(LocalOrder.amazon_order_pk.in_(known))
-                    .options(selectinload(LocalOrder.items).selectinload(LocalOrderItem.product))
-                )
-            }
-            if known
-            else {}
-        )
-        decisions = {}
-        for order in changed:
-            row = stored.get(order.order_id)
-            # An order whose last import failed counts as changed, so the import is retried.
-            previous = row.status if row is not None and row.error is None else None
-            local = locals_.get(row.id) if row is not None else None
-            decisions[order.order_id] = decide(
-                OrderFacts.from_amazon(order, previous),
-                self.rules,
-                LocalFacts(local.number, local.status) if local else None,
-            )
+        locals_ = self._local_orders(changed, stored)
+        decisions = self._decide(changed, stored, locals_)
         # The notes are written with the orders: an import's note names its local number, so
         # the numbers are taken first. Only what goes wrong afterwards is written again.
         to_import = [o for o in changed if decisions[o.order_id].action == Action.IMPORT]
@@ -469,6 +445,38 @@ class _PageApplier:
         pks = self._upsert(changed, stored, notes)
         errors = self._act(changed, pks, decisions, locals_, numbers, notes)
         self._record(changed, stored, pks, decisions, notes, numbers, errors)
+
+    def _local_orders(self, changed: list[AmazonOrder], stored: dict) -> dict[int, LocalOrder]:
+        """The local orders of the changed orders, by Amazon order pk, items loaded.
+
+        Only orders stored before can have one: a page of new orders (a first sync is all
+        new) skips the lookup."""
+        known = [stored[o.order_id].id for o in changed if o.order_id in stored]
+        if not known:
+            return {}
+        return {
+            local.amazon_order_pk: local
+            for local in self.session.scalars(
+                select(LocalOrder)
+                .where(LocalOrder.amazon_order_pk.in_(known))
+                .options(selectinload(LocalOrder.items).selectinload(LocalOrderItem.product))
+            )
+        }
+
+    def _decide(self, changed, stored, locals_) -> dict[str, ImportDecision]:
+        """The import rules' decision for each changed order, by Amazon order id."""
+        decisions = {}
+        for order in changed:
+            row = stored.get(order.order_id)
+            # An order whose last import failed counts as changed, so the import is retried.
+            previous = row.status if row is not None and row.error is None else None
+            local = locals_.get(row.id) if row is not None else None
+            decisions[order.order_id] = decide(
+                OrderFacts.from_amazon(order, previous),
+                self.rules,
+                LocalFacts(local.number, local.status) if local else None,
+            )
+        return decisions
 
     def _numbers(self, to_import: list[AmazonOrder]) -> list[str]:
         """The local numbers these imports will get (taken now; a failed import leaves a gap)."""
