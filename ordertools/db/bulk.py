@@ -3,13 +3,14 @@
 A first sync writes a few hundred thousand rows (orders, items, local orders, their history,
 the ledger). Through `session.execute(insert(table), rows)` about half of that time was
 SQLAlchemy building and processing each row's parameters (bench/sync_bench.py --profile).
-Here the statement is compiled once per dialect and column list, each value goes through the
-column type's own bind processor (so what is stored is exactly what SQLAlchemy would store:
-the same datetime text on SQLite, the same JSONB on PostgreSQL), and the rows go to the
-driver's `executemany` (psycopg pipelines it; sqlite3 steps one prepared statement).
+Here the statement is compiled once per dialect and column list, and each value goes through
+the column type's own bind processor, so what is stored is exactly what SQLAlchemy would store
+(the same datetime text on SQLite, the same JSONB on PostgreSQL; tests/test_db_bulk.py). The
+rows then take each backend's bulk path: one multi-row INSERT per chunk on SQLite, COPY on
+PostgreSQL; updates go to the driver's executemany (prepared and pipelined by psycopg).
 
-What this gives up: no RETURNING (executemany can't return rows portably; callers read the
-ids back with one indexed SELECT) and no ORM events (none are used on these tables).
+What this gives up: no RETURNING (callers read the ids back with one indexed SELECT) and no
+ORM events (none are used on these tables).
 """
 
 from __future__ import annotations
