@@ -239,12 +239,6 @@ class AmazonOrder(_Model):
         return self.recipient.delivery_address if self.recipient else None
 
 
-class _OrderId(msgspec.Struct):
-    """Just enough of a malformed order to name it."""
-
-    orderId: Any = None  # noqa: N815 (Amazon's name)
-
-
 class _RawPage(msgspec.Struct):
     """A searchOrders page split into each order's bytes, unparsed."""
 
@@ -253,7 +247,6 @@ class _RawPage(msgspec.Struct):
 
 
 _decode_order = msgspec.json.Decoder(AmazonOrder).decode
-_decode_order_id = msgspec.json.Decoder(_OrderId).decode
 _decode_raw_page = msgspec.json.Decoder(_RawPage).decode
 
 
@@ -291,7 +284,7 @@ def _malformed(raw: bytes, reason: str) -> MalformedOrder:
         return MalformedOrder(None, reason, raw)
     if not isinstance(document, dict):
         return MalformedOrder(None, f"expected an object, got {type(document).__name__}", document)
-    order_id = _decode_order_id(raw).orderId
+    order_id = document.get("orderId")
     return MalformedOrder(order_id if isinstance(order_id, str) else None, reason, document)
 
 
