@@ -196,11 +196,6 @@ class AmazonOrder(_Model):
         return f"AmazonOrder({self.order_id!r}, status={self.status!r})"
 
     @property
-    def raw(self) -> dict[str, Any]:
-        """The order as received, decoded (for display; the order book stores `raw_json`)."""
-        return orjson.loads(self.raw_json)
-
-    @property
     def status(self) -> str | None:
         """Amazon's fulfillment status code (e.g. "UNSHIPPED"), possibly one not documented yet."""
         return self.fulfillment.fulfillment_status if self.fulfillment else None
