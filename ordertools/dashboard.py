@@ -118,8 +118,9 @@ class OrderRecord:
 
 # How a filter reaches a page in time over a million orders (bench/orders_query.py).
 #
-# PostgreSQL plans by its statistics: buyer and order-number substrings are `ILIKE '%text%'`,
-# which its pg_trgm indexes serve (0006), and it weighs them against walking the listing index.
+# PostgreSQL plans by its statistics: buyer and order-number substrings are
+# `lower(column) LIKE '%text%'`, which its pg_trgm indexes on lower(column) serve (0006), and
+# it weighs them against walking the listing index.
 # SQLite has no such statistics, so the plan is picked here. A filter with an index of its own
 # (buyer or order-number substring: the FTS5 trigram table; a total range: the totals index) is
 # first asked how many orders it lets through, which costs a millisecond or two. Few enough, and
