@@ -32,7 +32,7 @@ from .formats import DEFAULT_COLUMNS, HEADINGS, OPTIONAL_COLUMNS, render_csv, re
 from .links import link
 from .order_actions import OrderView
 from .statuses import STATUS_WORDS, parse_status_filter
-from .widgets import Dashboard, Section, download_link
+from .widgets import Dashboard, Section, download_link, say
 
 ALL_COLUMNS = [key for key, _ in DEFAULT_COLUMNS + OPTIONAL_COLUMNS]
 DEFAULT_VIEW_COLUMNS = [key for key, _ in DEFAULT_COLUMNS]
@@ -211,7 +211,7 @@ class AllOrders(Section):
         try:
             self.applied = self.form.filters()
         except ValueError as exc:
-            self.message.value = f'<span style="color:#b00">{pages.e(exc)}</span>'
+            say(self.message, exc, error=True)
             return
         self.go_to(0)
 
@@ -354,7 +354,7 @@ class AllOrders(Section):
         try:
             action()
         except OrdertoolsError as exc:
-            self.message.value = f'<span style="color:#b00">{pages.e(exc)}</span>'
+            say(self.message, exc, error=True)
 
     def save_view(self, name: str | None = None) -> None:
         """Save the shown columns, the applied filters and the sort as `name`."""

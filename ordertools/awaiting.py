@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .dashboard import AWAITING_SHIPMENT
 from .db import AmazonOrderRow, LocalOrder, OutboxEntry, Store
-from .statuses import LocalStatus, display_status
-
-CLOSED = (LocalStatus.COMPLETE.value, LocalStatus.CANCELED.value)
+from .statuses import CLOSED_LOCAL_STATUSES, display_status
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def awaiting_shipment(session: Session, store: Store, limit: int = 50) -> list[A
         .where(LocalOrder.store_id == store.id)
         .where(AmazonOrderRow.status.in_(AWAITING_SHIPMENT))
         .where(func.coalesce(AmazonOrderRow.fulfilled_by, "MERCHANT") != "AMAZON")
-        .where(LocalOrder.status.not_in(CLOSED))
+        .where(LocalOrder.status.not_in(sorted(CLOSED_LOCAL_STATUSES)))
         .order_by(AmazonOrderRow.purchase_date, AmazonOrderRow.id)
         .limit(limit)
         .options(selectinload(LocalOrder.items))

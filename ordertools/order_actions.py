@@ -13,21 +13,17 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from . import fulfillment, pages
-from .awaiting import CLOSED, awaiting_shipment
+from .awaiting import awaiting_shipment
 from .db import LocalOrder
 from .errors import OrdertoolsError
 from .fulfillment import CANCEL_REASONS, CARRIERS
 from .outbox import list_outbox
 from .pages import CSS
-from .widgets import Dashboard, Section, order_page_parts
+from .statuses import CLOSED_LOCAL_STATUSES
+from .widgets import Dashboard, Section, order_page_parts, say
 
 RECENT_OUTBOX = 5
 WIDE = {"description_width": "8em"}
-
-
-def _say(html: widgets.HTML, text: object, *, error: bool = False) -> None:
-    style = "color:#b00" if error else "color:#060"
-    html.value = f'<span style="{style}">{pages.e(text)}</span>'
 
 
 def _units_left(local: LocalOrder) -> dict[str, int]:
@@ -145,11 +141,11 @@ class OrderActions(widgets.VBox):
         try:
             result = action()
         except OrdertoolsError as exc:  # refused: the reason, in place
-            _say(self.message, exc, error=True)
+            say(self.message, exc, error=True)
             return None
         finally:
             self.ship_button.disabled = self.cancel_button.disabled = False
-        _say(self.message, f"{done}: {result.summary()}", error=result.outbox_state == "failed")
+        say(self.message, f"{done}: {result.summary()}", error=result.outbox_state == "failed")
         self.on_done()
         return result
 
@@ -176,7 +172,7 @@ class OrderView(Section):
         with self.dash.session() as session:
             # NotFound: no such order. No local order: view only, nothing to comment on or ship.
             self.page.value, local = order_page_parts(session, self.dash, self.order)
-            is_open = local is not None and local.status not in CLOSED
+            is_open = local is not None and local.status not in CLOSED_LOCAL_STATUSES
             if is_open:
                 _units_left(local)  # loads the items while the session is open
         children = []
@@ -200,10 +196,10 @@ class OrderView(Section):
                 self.dash.engine, self.order, self.comment.value, store=self.dash.store_name
             )
         except OrdertoolsError as exc:
-            _say(self.message, exc, error=True)
+            say(self.message, exc, error=True)
             return
         self.comment.value = ""
-        _say(self.message, "Comment added.")
+        say(self.message, "Comment added.")
         self.refresh()
 
     def _changed(self) -> None:

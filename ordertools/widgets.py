@@ -91,6 +91,12 @@ def _html(value: str = "") -> widgets.HTML:
     return widgets.HTML(value)
 
 
+def say(html: widgets.HTML, text: object, *, error: bool = False) -> None:
+    """Show a one-line message (escaped) in a section's message area: red for an error."""
+    style = "color:#b00" if error else "color:#060"
+    html.value = f'<span style="{style}">{pages.e(text)}</span>'
+
+
 class StoreHeader(Section):
     title = "Store"
 
@@ -131,7 +137,7 @@ class StoreHeader(Section):
                 "Synced: " + ", ".join(f"{n} {k}" for k, n in report.counts().items())
             )
         except OrdertoolsError as exc:
-            self.message.value = f'<span style="color:#b00">{pages.e(exc)}</span>'
+            say(self.message, exc, error=True)
         finally:
             self.sync_button.disabled = False
             self.progress.clear_output()
@@ -224,7 +230,7 @@ class OrderSettings(Section):
             with self.dash.session() as session:
                 update_settings(session, self.dash.store_name, **{name: change["new"]})
         except OrdertoolsError as exc:
-            self.message.value = f'<span style="color:#b00">{pages.e(exc)}</span>'
+            say(self.message, exc, error=True)
             self.refresh()
             return
         self.message.value = '<span class="ordertools-muted">Saved.</span>'

@@ -2,7 +2,7 @@
 
 The Sales Channel's "Default View" is not a row: it is the seed's columns with no filter, always
 there, so it can never be renamed or deleted. Filters are stored as the JSON the dashboard's
-filter form reads back (`ordertools.views`), never as SQL.
+filter form reads back (`dashboard.filters_to_json`), never as SQL.
 """
 
 from __future__ import annotations
