@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
-from ordertools import db, stores
+from ordertools import db
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
+from ordertools.demo import prepare_stores
 from ordertools.sync import sync_store
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "sync.ipynb"
@@ -31,16 +31,7 @@ GOAL_SECONDS = 3.0
 def fresh_book(directory: Path, name: str, emulator: Emulator) -> str:
     url = f"sqlite:///{directory / name}.db"
     engine = db.connect(url)
-    with db.session(engine) as session:
-        for store in emulator.stores:
-            stores.add_store(
-                session,
-                store.name,
-                marketplace_id=store.marketplace_id,
-                endpoint=emulator.base_url,
-                token_url=emulator.token_url,
-                integrated_at=datetime.fromisoformat(store.integrated_at),
-            )
+    prepare_stores(engine, emulator)
     engine.dispose()
     return url
 

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -54,23 +53,15 @@ def sync_environment() -> dict[str, str]:
     the demo stores added but not synced, the demo Amazon frozen at REFERENCE_AT left running for
     the kernel, and syncs that treat REFERENCE_AT as now (ORDERTOOLS_AS_OF)."""
     if "sync_url" not in _built:
-        from ordertools import db, stores
+        from ordertools import db
         from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
+        from ordertools.demo import prepare_stores
 
         emulator = Emulator(scenario="demo", config=EmulatorConfig(clock=ManualClock(REFERENCE_AT)))
         _built["sync_emulator"] = emulator.start()  # a daemon thread: ends with the process
         url = f"sqlite:///{tempfile.mkdtemp(prefix='ordertools-nbval-sync-')}/sync.db"
         engine = db.connect(url)
-        with db.session(engine) as session:
-            for store in emulator.stores:
-                stores.add_store(
-                    session,
-                    store.name,
-                    marketplace_id=store.marketplace_id,
-                    endpoint=emulator.base_url,
-                    token_url=emulator.token_url,
-                    integrated_at=datetime.fromisoformat(store.integrated_at),
-                )
+        prepare_stores(engine, emulator)
         engine.dispose()
         _built["sync_url"] = url
     return {

@@ -42,7 +42,7 @@ def run_demo(
     stores and keeps the demo Amazon running (so **Sync now** works) until Ctrl-C."""
     port = port or (DEMO_PORT if _free(DEMO_PORT) else 0)
     with Emulator(scenario="demo", port=port) as emulator:
-        names = _prepare_stores(engine, emulator)
+        names = prepare_stores(engine, emulator)
         echo(f"Demo Amazon (SP-API emulator) at {emulator.base_url}; order book {engine.url!r}\n")
         for name in names:
             report = sync_store(engine, name, progress=False)
@@ -66,7 +66,7 @@ def run_demo(
     )
 
 
-def _prepare_stores(engine: Engine, emulator: Emulator) -> list[str]:
+def prepare_stores(engine: Engine, emulator: Emulator) -> list[str]:
     """Add the scenario's stores, or re-point existing ones at this emulator run."""
     names = []
     with db.session(engine) as session:
@@ -101,7 +101,7 @@ def build_demo_order_book(engine: Engine, at: datetime) -> list[str]:
     numbers: what the notebooks' reference outputs and the browser test are rendered from."""
     clock = ManualClock(at)
     with Emulator(scenario="demo", config=EmulatorConfig(clock=clock)) as emulator:
-        names = _prepare_stores(engine, emulator)
+        names = prepare_stores(engine, emulator)
         for name in names:
             sync_store(engine, name, clock=clock, progress=False)
     return names

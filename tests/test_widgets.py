@@ -21,7 +21,7 @@ from ordertools.all_orders import AllOrders
 from ordertools.amazon.client import FAST_RETRIES
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
 from ordertools.db import AmazonOrderRow, Store
-from ordertools.demo import _prepare_stores, build_demo_order_book
+from ordertools.demo import build_demo_order_book, prepare_stores
 from ordertools.errors import ConfigurationError, NotFound
 from ordertools.notebooks import notebook_path, parameters
 from ordertools.pages import Display
@@ -332,7 +332,7 @@ def test_saved_view_rules(engine, store):
 def test_sync_now_syncs_and_refreshes_every_section(engine):
     clock = ManualClock(AT)
     with Emulator(scenario="demo", config=EmulatorConfig(clock=clock)) as emulator:
-        _prepare_stores(engine, emulator)
+        prepare_stores(engine, emulator)
         board = StoreDashboard(Dashboard(engine, STORE, clock=clock, progress=False))
         assert "never" in board.header.snapshot() and board.all_orders.total == 0
         board.header.sync_button.click()
