@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Row, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .db import (
@@ -31,7 +31,7 @@ from .db import (
     Store,
     utcnow,
 )
-from .db.bulk import bulk_insert
+from .db.bulk import bulk_insert, bulk_insert_ids
 from .db.numbering import take_local_order_numbers
 from .statuses import CLOSED_LOCAL_STATUSES, LocalStatus
 
@@ -86,7 +86,7 @@ def create_local_orders(
     customers = _customers(session, store, orders)
     products = _products(session, orders)
     now = utcnow()
-    bulk_insert(
+    local_ids = bulk_insert_ids(
         session,
         LocalOrder.__table__,
         [
@@ -108,13 +108,7 @@ def create_local_orders(
             }
             for o, number in zip(orders, numbers, strict=True)
         ],
-    )
-    local_ids = dict(
-        session.execute(
-            select(LocalOrder.amazon_order_pk, LocalOrder.id).where(
-                LocalOrder.amazon_order_pk.in_([o.amazon_order_pk for o in orders])
-            )
-        ).all()
+        "amazon_order_pk",
     )
     items, history, reservations = [], [], []
     for order in orders:
@@ -203,9 +197,15 @@ def _customers(session: Session, store: Store, orders: list[NewLocalOrder]) -> d
     return found
 
 
-def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Product]:
-    """Products by SKU; an unknown SKU gets a disabled placeholder with unmanaged stock, so the
-    order imports and someone can set the product up later."""
+# What an import needs of a product, read with one statement built once (it runs per page).
+_PRODUCTS_BY_SKU = select(Product.sku, Product.id, Product.manage_stock, Product.quantity).where(
+    Product.sku.in_(bindparam("skus", expanding=True))
+)
+
+
+def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Row]:
+    """Products by SKU (id, manage_stock, quantity); an unknown SKU gets a disabled placeholder
+    with unmanaged stock, so the order imports and someone can set the product up later."""
     titles = {}
     for order in orders:
         for item in order.items:
@@ -213,7 +213,7 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Pr
                 titles.setdefault(item.sku, item.title)
     if not titles:
         return {}
-    found = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(titles)))}
+    found = {p.sku: p for p in session.execute(_PRODUCTS_BY_SKU, {"skus": list(titles)})}
     missing = [
         {
             "sku": sku,
@@ -228,16 +228,12 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Pr
     ]
     if missing:
         session.execute(insert(Product.__table__), missing)
-        found.update(
-            (p.sku, p)
-            for p in session.scalars(
-                select(Product).where(Product.sku.in_([m["sku"] for m in missing]))
-            )
-        )
+        added = session.execute(_PRODUCTS_BY_SKU, {"skus": [m["sku"] for m in missing]})
+        found.update((p.sku, p) for p in added)
     return found
 
 
-def _deduct_stock(session: Session, products: dict[str, Product], items: Iterable) -> None:
+def _deduct_stock(session: Session, products: dict[str, Row], items: Iterable) -> None:
     for item in items:
         product = products.get(item.sku)
         if product is not None and product.manage_stock and product.quantity is not None:

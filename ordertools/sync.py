@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 from tqdm.auto import tqdm
@@ -50,7 +50,8 @@ from .db import (
 from .db import (
     session as db_session,
 )
-from .db.bulk import bulk_insert, bulk_update
+from .db.bulk import bulk_insert, bulk_insert_ids, bulk_update
+from .db.checkpoints import background_checkpoints
 from .db.numbering import take_local_order_numbers
 from .errors import ConfigurationError, MalformedOrder, NotFound, OrdertoolsError
 from .locks import store_lock
@@ -333,7 +334,8 @@ class _Run:
         )
         # disable=None lets tqdm decide: a bar on a terminal or in a notebook, none in a pipe.
         disable = None if self.progress is None else not self.progress
-        with tqdm(desc=f"sync {report.store}", unit=" orders", disable=disable, leave=False) as bar:
+        bar = tqdm(desc=f"sync {report.store}", unit=" orders", disable=disable, leave=False)
+        with bar, background_checkpoints(self.engine):
             statistics = _Statistics(self.engine)
             for page in pages:
                 with db_session(self.engine) as session:
@@ -395,6 +397,21 @@ def _item_rows(pk: int, order: AmazonOrder) -> Iterable[dict]:
         }
 
 
+# Built once: a page runs it every time, and building and keying a statement cost more than
+# running it.
+_STORED_VERSIONS = select(
+    AmazonOrderRow.id,
+    AmazonOrderRow.amazon_order_id,
+    AmazonOrderRow.last_updated,
+    AmazonOrderRow.status,
+    AmazonOrderRow.error,
+    AmazonOrderRow.note,
+).where(
+    AmazonOrderRow.store_id == bindparam("store_id"),
+    AmazonOrderRow.amazon_order_id.in_(bindparam("order_ids", expanding=True)),
+)
+
+
 class _PageApplier:
     """Applies one page inside one transaction (the caller commits)."""
 
@@ -413,17 +430,7 @@ class _PageApplier:
         stored = {
             row.amazon_order_id: row
             for row in self.session.execute(
-                select(
-                    AmazonOrderRow.id,
-                    AmazonOrderRow.amazon_order_id,
-                    AmazonOrderRow.last_updated,
-                    AmazonOrderRow.status,
-                    AmazonOrderRow.error,
-                    AmazonOrderRow.note,
-                ).where(
-                    AmazonOrderRow.store_id == self.store.id,
-                    AmazonOrderRow.amazon_order_id.in_(latest),
-                )
+                _STORED_VERSIONS, {"store_id": self.store.id, "order_ids": list(latest)}
             )
         }
         changed = [o for o in latest.values() if self._is_news(o, stored.get(o.order_id))]
@@ -542,14 +549,9 @@ class _PageApplier:
                 {**_row_values(self.store, o, now), "note": notes[o.order_id], "first_seen_at": now}
                 for o in new
             ]
-            bulk_insert(self.session, AmazonOrderRow.__table__, rows)
-            pks.update(
-                self.session.execute(
-                    select(AmazonOrderRow.amazon_order_id, AmazonOrderRow.id).where(
-                        AmazonOrderRow.store_id == self.store.id,
-                        AmazonOrderRow.amazon_order_id.in_([o.order_id for o in new]),
-                    )
-                ).all()
+            table = AmazonOrderRow.__table__
+            pks |= bulk_insert_ids(
+                self.session, table, rows, "amazon_order_id", store_id=self.store.id
             )
         if old:
             now = utcnow()

@@ -9,8 +9,8 @@ the column type's own bind processor, so what is stored is exactly what SQLAlche
 rows then take each backend's bulk path: one multi-row INSERT per chunk on SQLite, COPY on
 PostgreSQL; updates go to the driver's executemany (prepared and pipelined by psycopg).
 
-What this gives up: no RETURNING (callers read the ids back with one indexed SELECT) and no
-ORM events (none are used on these tables).
+What this gives up: ORM events (none are used on these tables), and RETURNING on PostgreSQL
+(`bulk_insert_ids` reads the new ids back there with one indexed SELECT).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,27 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         _execute(session, table, "insert", tuple(rows[0]), (), rows)
 
 
+def bulk_insert_ids(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str, **scope: Any
+) -> dict[Any, int]:
+    """`bulk_insert`, returning the new rows' ids by their `key` value.
+
+    `key` must be unique in the table among rows matching `scope` (column=value), e.g.
+    `key="amazon_order_id", store_id=3`. SQLite hands the ids back from the INSERT itself
+    (RETURNING); COPY cannot, so PostgreSQL reads them back with one indexed SELECT.
+    """
+    if not rows:
+        return {}
+    returned = _execute(session, table, "insert", tuple(rows[0]), (), rows, (key, "id"))
+    if returned is not None:
+        return dict(returned)
+    column = table.c[key]
+    query = select(column, table.c.id).where(column.in_([row[key] for row in rows]))
+    for name, value in scope.items():
+        query = query.where(table.c[name] == value)
+    return dict(session.execute(query).all())
+
+
 def bulk_update(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id"
 ) -> None:
@@ -43,7 +64,7 @@ def bulk_update(
         _execute(session, table, "update", values, (key,), rows)
 
 
-def _execute(session, table, kind, values, where, rows) -> None:
+def _execute(session, table, kind, values, where, rows, returning=()) -> list | None:
     connection = session.connection()
     sql, order, processors, defaults = _compiled(connection.dialect, table, kind, values, where)
     if defaults:
@@ -51,35 +72,41 @@ def _execute(session, table, kind, values, where, rows) -> None:
         # fill in, e.g. `updated_at`: one value for the statement, as SQLAlchemy computes it.
         filled = {name: _default(default) for name, default in defaults.items()}
         rows = [row | filled for row in rows]
-    take = itemgetter(*order)
-    if len(order) == 1:
-        params = [(take(row),) for row in rows]
-    else:
-        params = [take(row) for row in rows]
-    # Fresh memos per statement: the compiled parts are shared between threads.
-    convert = [
-        (i, _repeats_once(p))
-        for i, p in enumerate(processors[name] for name in order)
-        if p is not None
-    ]
-    if convert:
-        converted = []
-        for one in params:
-            one = list(one)
-            for i, process in convert:
-                one[i] = process(one[i])
-            converted.append(tuple(one))
-        params = converted
+    params = _bound(rows, order, [processors[name] for name in order])
     backend = connection.dialect.name
     if kind == "insert" and backend == "sqlite":
-        _insert_sqlite(connection, sql, params)
-    elif kind == "insert" and backend == "postgresql":
+        return _insert_sqlite(connection, sql, params, returning)
+    if kind == "insert" and backend == "postgresql":
         _copy_postgresql(connection, table, order, params)
     elif backend == "postgresql":
         params = [dict(zip(order, one, strict=True)) for one in params]  # %(name)s placeholders
         _executemany_prepared(connection, sql, params)
     else:
         connection.exec_driver_sql(sql, params)
+    return None
+
+
+def _bound(rows, order: tuple[str, ...], processors: list[Processor]) -> list[tuple]:
+    """The rows as the driver's parameter tuples, each value through its bind processor.
+
+    Column by column: a page's rows share their timestamps (created_at, observed_at, ... are
+    one `now`), so a column holding one value throughout is converted once; converting a
+    datetime is most of the per-value cost on SQLite.
+    """
+    take = itemgetter(*order)
+    params = [take(row) for row in rows] if len(order) > 1 else [(take(row),) for row in rows]
+    converting = [(i, process) for i, process in enumerate(processors) if process is not None]
+    if not converting:
+        return params
+    columns = list(zip(*params, strict=True))
+    for i, process in converting:
+        column = columns[i]
+        first = column[0]
+        if all(value is first for value in column):
+            columns[i] = (process(first),) * len(column)
+        else:
+            columns[i] = list(map(process, column))
+    return list(zip(*columns, strict=True))
 
 
 def _copy_postgresql(connection, table: Table, columns: tuple[str, ...], params) -> None:
@@ -116,39 +143,26 @@ def _executemany_prepared(connection, sql: str, params: list) -> None:
 SQLITE_MAX_PARAMETERS = 32766
 
 
-def _insert_sqlite(connection, sql: str, params: list[tuple]) -> None:
+def _insert_sqlite(connection, sql: str, params: list[tuple], returning=()) -> list | None:
     """One multi-row INSERT per chunk instead of executemany's statement per row.
 
     Per row, SQLite costs about the same either way, but a trigger into an FTS5 table (the
     order search, migration 0006) pays a fixed price per statement: for a page of 100 orders,
-    one statement costs a fifth of 100.
+    one statement costs a fifth of 100. With `returning`, the rows' values of those columns.
     """
     head, _, group = sql.rpartition(" VALUES ")
+    tail = f" RETURNING {', '.join(returning)}" if returning else ""
     chunk = max(1, SQLITE_MAX_PARAMETERS // len(params[0]))
+    returned = []
     for start in range(0, len(params), chunk):
         part = params[start : start + chunk]
         flat = tuple(chain.from_iterable(part))
-        connection.exec_driver_sql(f"{head} VALUES {', '.join([group] * len(part))}", flat)
-
-
-def _repeats_once(process: Processor) -> Processor:
-    """`process`, converting a value repeated in consecutive rows once.
-
-    A page's rows share their timestamps (created_at, observed_at, ... are one `now`), and
-    converting a datetime is most of the per-value cost on SQLite.
-    """
-    if process is None:
-        return None
-    last_in: Any = object()
-    last_out: Any = None
-
-    def convert(value: Any) -> Any:
-        nonlocal last_in, last_out
-        if value is not last_in:
-            last_in, last_out = value, process(value)
-        return last_out
-
-    return convert
+        result = connection.exec_driver_sql(
+            f"{head} VALUES {', '.join([group] * len(part))}{tail}", flat
+        )
+        if returning:
+            returned += result.all()
+    return returned if returning else None
 
 
 def _default(default) -> Any:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .schema import Store
 
 NUMBER_FORMAT = "%09d"
+
+
+# On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update bookkeeping,
+# and a sync runs this once per page.
+_STORES = Store.__table__
+_TAKE = (
+    update(_STORES)
+    .where(_STORES.c.id == bindparam("store_id"))
+    .values(last_order_number=_STORES.c.last_order_number + bindparam("count"))
+    .returning(_STORES.c.last_order_number)
+)
 
 
 def take_local_order_numbers(session: Session, store: Store, count: int) -> list[str]:
@@ -20,13 +31,7 @@ def take_local_order_numbers(session: Session, store: Store, count: int) -> list
     """
     if count == 0:
         return []
-    last = session.execute(
-        update(Store)
-        .where(Store.id == store.id)
-        .values(last_order_number=Store.last_order_number + count)
-        .returning(Store.last_order_number),
-        execution_options={"synchronize_session": False},
-    ).scalar_one()
+    last = session.execute(_TAKE, {"store_id": store.id, "count": count}).scalar_one()
     # The in-memory store may be stale (another process counted too); show the database's value.
     set_committed_value(store, "last_order_number", last)
     return [NUMBER_FORMAT % n for n in range(last - count + 1, last + 1)]
