@@ -213,7 +213,8 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Ro
                 titles.setdefault(item.sku, item.title)
     if not titles:
         return {}
-    found = {p.sku: p for p in session.execute(_PRODUCTS_BY_SKU, {"skus": list(titles)})}
+    connection = session.connection()  # Core rows: the import needs no Product objects
+    found = {p.sku: p for p in connection.execute(_PRODUCTS_BY_SKU, {"skus": list(titles)})}
     missing = [
         {
             "sku": sku,
@@ -228,7 +229,7 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Ro
     ]
     if missing:
         session.execute(insert(Product.__table__), missing)
-        added = session.execute(_PRODUCTS_BY_SKU, {"skus": [m["sku"] for m in missing]})
+        added = connection.execute(_PRODUCTS_BY_SKU, {"skus": [m["sku"] for m in missing]})
         found.update((p.sku, p) for p in added)
     return found
 

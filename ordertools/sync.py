@@ -117,8 +117,13 @@ class SyncReport:
         return {name: getattr(self, name) for name in self.COUNTS}
 
     def note_change(self, change: OrderChange) -> None:
-        if len(self.changes) < REPORT_CHANGES_LIMIT:
+        if self.keeps_changes:
             self.changes.append(change)
+
+    @property
+    def keeps_changes(self) -> bool:
+        """Whether another per-order line would be kept (a first sync's 20,000 would not)."""
+        return len(self.changes) < REPORT_CHANGES_LIMIT
 
     def summary(self) -> str:
         """The one-screen summary printed at the end of a run."""
@@ -398,7 +403,7 @@ def _item_rows(pk: int, order: AmazonOrder) -> Iterable[dict]:
 
 
 # Built once: a page runs it every time, and building and keying a statement cost more than
-# running it.
+# running it. It runs on the session's connection: plain rows, without the ORM's result layer.
 _STORED_VERSIONS = select(
     AmazonOrderRow.id,
     AmazonOrderRow.amazon_order_id,
@@ -429,7 +434,7 @@ class _PageApplier:
             return
         stored = {
             row.amazon_order_id: row
-            for row in self.session.execute(
+            for row in self.session.connection().execute(
                 _STORED_VERSIONS, {"store_id": self.store.id, "order_ids": list(latest)}
             )
         }
@@ -683,15 +688,11 @@ class _PageApplier:
                     }
                 )
             self._count(oid, action, errors)
-            self.report.note_change(
-                OrderChange(
-                    oid,
-                    display_status(order.status, _local_status(decision, action)),
-                    action,
-                    notes[oid],
-                    numbers.get(oid),
+            if self.report.keeps_changes:
+                shown = display_status(order.status, _local_status(decision, action))
+                self.report.note_change(
+                    OrderChange(oid, shown, action, notes[oid], numbers.get(oid))
                 )
-            )
         bulk_insert(self.session, StatusEvent.__table__, events)
 
     def _count(self, oid: str, action: str, errors: dict[str, str]) -> None:

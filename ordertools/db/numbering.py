@@ -31,7 +31,7 @@ def take_local_order_numbers(session: Session, store: Store, count: int) -> list
     """
     if count == 0:
         return []
-    last = session.execute(_TAKE, {"store_id": store.id, "count": count}).scalar_one()
+    last = session.connection().execute(_TAKE, {"store_id": store.id, "count": count}).scalar_one()
     # The in-memory store may be stale (another process counted too); show the database's value.
     set_committed_value(store, "last_order_number", last)
     return [NUMBER_FORMAT % n for n in range(last - count + 1, last + 1)]
