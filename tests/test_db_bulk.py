@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from fixtures_db import new_store
 from sqlalchemy import insert, select, text
 
 from ordertools import db
@@ -159,3 +160,30 @@ def test_sqlite_times_are_the_text_sqlalchemys_own_sqlite_type_writes(moment):
     ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     utc_wall = moment.astimezone(UTC).replace(tzinfo=None)
     assert ours(moment) == native(utc_wall)
+
+
+def test_bulk_insert_ids_gives_each_new_row_its_id_within_the_store(engine, store, monkeypatch):
+    monkeypatch.setattr(bulk, "SQLITE_MAX_PARAMETERS", 40)  # on SQLite, ids from 2 statements
+    with db.session(engine) as s:
+        other = new_store("other")
+        s.add(other)
+        s.flush()
+        # The same Amazon order id in another store must not be mistaken for this store's.
+        bulk.bulk_insert(s, AmazonOrderRow.__table__, [{**_order(other.id, "A-2"), "raw": {}}])
+        ids = bulk.bulk_insert_ids(
+            s,
+            AmazonOrderRow.__table__,
+            [{**_order(store.id, oid), "raw": {}} for oid in ("A-1", "A-2", "A-3")],
+            "amazon_order_id",
+            store_id=store.id,
+        )
+    with db.session(engine) as s:
+        stored = dict(
+            s.execute(
+                select(AmazonOrderRow.amazon_order_id, AmazonOrderRow.id).where(
+                    AmazonOrderRow.store_id == store.id
+                )
+            ).all()
+        )
+    assert ids == stored
+    assert sorted(ids) == ["A-1", "A-2", "A-3"]
