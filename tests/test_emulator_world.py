@@ -10,7 +10,7 @@ import pytest
 from spapi_spec import ORDERS, assert_valid, schema_errors
 
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock, World
-from ordertools.amazon.models import KNOWN_STATUSES, parse_order, parse_search_page
+from ordertools.amazon.models import KNOWN_STATUSES, parse_order, parse_search_page, utc_iso
 
 ORDER_ID = r"^\d{3}-\d{7}-\d{7}$"
 
@@ -128,3 +128,19 @@ def test_scenario_file_and_unknown_scenario(tmp_path):
     assert len(emulator.world) == 1 and emulator.stores[0].region == "eu"
     with pytest.raises(FileNotFoundError, match="no scenario"):
         Emulator("no-such-scenario")
+
+
+def test_a_cancellation_takes_effect_at_the_second_amazon_reports_for_it():
+    # Searches filter on the version's time; a cancellation at 12:00:00.5 reported as 12:00:00
+    # would otherwise be missed by a window ending at the reported time.
+    clock = ManualClock(ManualClock()().replace(microsecond=500_000))
+    world = World(clock, visibility_delay=0)
+    order_id = world.add_order(status="UNSHIPPED", created="-1h")
+    items = [item["orderItemId"] for item in world.get(order_id)["orderItems"]]
+    clock.advance(30)
+    world.cancel_order(order_id, items, "BuyerCanceled")
+    reported = world.get(order_id)["lastUpdatedTime"]
+    visible = {v.order_id: v for v in world.visible_orders()}[order_id]
+    assert visible.body["fulfillment"]["fulfillmentStatus"] == "CANCELLED"
+    assert utc_iso(visible.updated) == reported
+    assert visible.updated.microsecond == 0

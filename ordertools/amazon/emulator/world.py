@@ -294,7 +294,7 @@ class World:
                 }
             body["fulfillment"]["fulfillmentStatus"] = "CANCELLED"
             body["lastUpdatedTime"] = utc_iso(now)
-            order.add_version(now, body)
+            order.add_version(to_second(now), body)  # Amazon reports it to the second
 
     def generate(
         self,
