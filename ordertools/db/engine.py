@@ -157,6 +157,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # Checkpoint every ~32 MB of WAL, not SQLite's 4 MB: a sync commits a page of orders at
         # a time, each commit touching a few hundred index pages, and a checkpoint (with its
         # fsync) every few commits was a fifth of a first sync. The file is cut back to 64 MB.
+        # While a sync runs, a thread of its own checkpoints instead (db/checkpoints.py).
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
         cursor.close()
