@@ -10,6 +10,7 @@ Multi-process tests (concurrent and killed syncs) are in `test_sync_processes.py
 from __future__ import annotations
 
 import copy
+import gc
 from datetime import timedelta
 
 import pytest
@@ -302,6 +303,16 @@ def test_an_order_repeated_across_pages_is_handled_once(shop: Shop):
     with db_session(shop.engine) as s:
         events = s.scalars(select(StatusEvent.action)).all()
     assert events == ["import"] * 5
+
+
+def test_a_sync_leaves_the_cycle_collector_as_it_found_it(shop: Shop):
+    # The sync sets the process's older objects aside from the collector while it runs
+    # (gc.freeze); a notebook's kernel must get them all back, or their cycles would never free.
+    orders_placed(shop.world, 3)
+    frozen_before = gc.get_freeze_count()
+    report = shop.sync(page_size=2)
+    assert report.imported == 3
+    assert gc.get_freeze_count() == frozen_before == 0
 
 
 # --- 10. malformed orders and unknown statuses ----------------------------------------------------
