@@ -19,7 +19,7 @@ import requests
 from spapi_spec import ORDERS, ORDERS_V0, assert_valid, validate_query
 
 from ordertools.amazon.auth import Credentials
-from ordertools.amazon.client import FAST_RETRIES, AmazonClient, RetryPolicy
+from ordertools.amazon.client import FAST_RETRIES, PAGES_AHEAD, AmazonClient, RetryPolicy
 from ordertools.amazon.models import AmazonOrder
 from ordertools.errors import (
     AccessDenied,
@@ -135,6 +135,21 @@ def test_paging_sees_every_order_once_in_ceil_n_over_100_calls(emu, n, prefetch)
     assert len(ids) == len(set(ids)) == n
     assert client.stats["searchOrders"].requests == max(1, math.ceil(n / 100))
     assert requests_to(emu, "searchOrders") == max(1, math.ceil(n / 100))
+
+
+def test_a_caller_slower_than_amazon_keeps_only_a_few_pages_waiting(emu):
+    # A sync writing its first page must not have the client pull the whole window into memory.
+    emu.world.generate(1000, seed=17)
+    client = make_client(emu)
+    pages = client.search_orders(marketplace_ids=[MARKETPLACE], created_after=SINCE)
+    first = next(pages)
+    time.sleep(0.5)  # ample time to fetch all ten pages, were the client not held back
+    waiting = requests_to(emu, "searchOrders")
+    rest = [order for page in pages for order in page.orders]
+    client.close()
+    assert waiting <= 1 + PAGES_AHEAD
+    assert len(first.orders) + len(rest) == 1000
+    assert requests_to(emu, "searchOrders") == 10
 
 
 def test_stopping_after_the_first_page_costs_at_most_the_page_in_flight(emu):

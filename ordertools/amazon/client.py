@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from threading import Event
+from threading import Event, Semaphore
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -75,6 +75,9 @@ INCLUDED_DATA = frozenset(
 MAX_MARKETPLACES = 50
 
 USER_AGENT = "ordertools/0.1 (Language=Python)"
+# searchOrders pages fetched ahead of the caller at most (see `_fetch_ahead`): one being written,
+# the next typed and waiting, so the caller never waits for a request Amazon answers in time.
+PAGES_AHEAD = 2
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 PACING_SLACK = 0.05  # seconds added to each wait for a token (see _wait_for_token)
 
@@ -231,10 +234,12 @@ class AmazonClient:
                 if (token := page.next_token) is None:
                     return
         stop = Event()
-        ahead: Future | None = self._prefetch.submit(self._fetch_ahead, query, None, stop)
+        window = Semaphore(PAGES_AHEAD)
+        ahead: Future | None = self._prefetch.submit(self._fetch_ahead, query, None, stop, window)
         try:
             while ahead is not None:
                 page, ahead = ahead.result()
+                window.release()  # the caller has this page: one more may be fetched
                 yield page
         finally:
             stop.set()  # the caller stopped early: no further page is asked for
@@ -242,15 +247,22 @@ class AmazonClient:
                 ahead.cancel()
 
     def _fetch_ahead(
-        self, query: dict[str, str], token: str | None, stop: Event
-    ) -> tuple[SearchPage, Future | None]:
+        self, query: dict[str, str], token: str | None, stop: Event, window: Semaphore
+    ) -> tuple[SearchPage, Future | None] | None:
         """Fetch one page, ask for the next one on the other worker as soon as its token is
         known, then type this one: the caller's thread (a sync writing the previous page)
-        gets typed pages, and the next request travels meanwhile."""
+        gets typed pages, and the next request travels meanwhile.
+
+        At most `PAGES_AHEAD` pages wait for the caller (`window`): a client faster than its
+        caller would otherwise hold the whole window's orders in memory, and Python's cycle
+        collector would walk them all again and again (a tenth of a first sync's time)."""
+        while not window.acquire(timeout=0.1):
+            if stop.is_set():
+                return None  # the caller stopped; nobody reads this
         raw_orders, next_token = self._fetch(query, token)
         ahead = None
         if next_token and not stop.is_set():
-            ahead = self._prefetch.submit(self._fetch_ahead, query, next_token, stop)
+            ahead = self._prefetch.submit(self._fetch_ahead, query, next_token, stop, window)
         return type_orders(raw_orders, next_token), ahead
 
     def _fetch_and_type(self, query: dict[str, str], token: str | None) -> SearchPage:
