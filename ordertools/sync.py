@@ -269,10 +269,11 @@ class _Statistics:
 def _collector_spares_older_objects() -> Iterator[None]:
     """Python's cycle collector leaves what existed before the sync alone while it runs.
 
-    A full collection visits every object the process holds: some 360,000 after the imports
-    (more in a notebook with pandas), 0.2 s a visit, and a first sync of 20,000 orders set off
-    six. Frozen (`gc.freeze`), those objects are skipped; the sync's own are still collected,
-    and `gc.unfreeze` hands the older ones back to the collector at the end.
+    A full collection visits every object the process holds: some 100,000 after the CLI's
+    imports, many more in a notebook with pandas and widgets loaded, and a first sync sets off
+    several. Frozen (`gc.freeze`), those objects are skipped (3-8 % of a first sync of 20,000
+    orders, bench/sync_bench.py); the sync's own are still collected, and `gc.unfreeze` hands
+    the older ones back to the collector at the end.
     """
     gc.freeze()
     try:

@@ -255,8 +255,8 @@ class AmazonClient:
         gets typed pages, and the next request travels meanwhile.
 
         At most `PAGES_AHEAD` pages wait for the caller (`window`): a client faster than its
-        caller would otherwise hold the whole window's orders in memory, and Python's cycle
-        collector would walk them all again and again (a tenth of a first sync's time)."""
+        caller would otherwise hold the whole window's orders in memory (a first sync of 40,000
+        orders from the emulator peaked at 182 MB that way, 101 MB with the window)."""
         while not window.acquire(timeout=0.1):
             if stop.is_set():
                 return None  # the caller stopped; nobody reads this
