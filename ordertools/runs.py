@@ -233,6 +233,7 @@ def run_notebook(
                     progress_bar=False,
                     cwd=str(source.parent),
                     execution_timeout=execution_timeout,
+                    kernel_manager_class=_local_kernel_manager(),
                 )
             failure = None
         except Exception as exc:
@@ -246,6 +247,28 @@ def run_notebook(
     finally:
         if owns_engine:
             engine.dispose()
+
+
+def _local_kernel_manager() -> type:
+    """nbclient's kernel manager, talking to the kernel over local sockets instead of TCP.
+
+    The kernel runs on this machine, so Unix sockets (in Jupyter's runtime directory, readable
+    by this user only) serve; over TCP any local user could reach the kernel's ports, and
+    ipykernel says so on stderr in every scheduled run's log. TCP stays where Unix sockets
+    can't: off POSIX, and when the runtime directory's path is too long for a socket's name.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import CaselessStrEnum
+
+    # A socket is named <runtime dir>/kernel-<uuid>-ipc-<n>; Linux allows 107 bytes in all.
+    if os.name != "posix" or len(os.fsencode(jupyter_runtime_dir())) > 107 - 56:
+        return AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return LocalKernelManager
 
 
 def _describe_failure(exc: Exception, notebook: str) -> tuple[str, int]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -129,6 +131,27 @@ def test_a_second_run_of_a_syncing_store_fails_cleanly(book, tmp_path):
     assert "StoreBusy: store acme is already syncing" in busy.stderr
     [run] = runs_in(book)
     assert run.outcome == "failed" and Path(run.output_path).is_file()
+
+
+def test_a_scheduled_run_logs_no_kernel_transport_warning(book, tmp_path):
+    # What cron mails or journald keeps is the run's stderr: the kernel talks over local
+    # sockets, so ipykernel has no unencrypted-TCP warning to print there. (A runtime directory
+    # too long for a socket's name falls back to TCP: this test gives a short one, as most are.)
+    runtime = tempfile.mkdtemp(prefix="ot-")
+    done = subprocess.run(
+        [sys.executable, "-m", "ordertools", "--db", str(book.url), "run", SYNC_NOTEBOOK]
+        + ["-p", "store", "acme", "--archive", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": runtime},
+    )
+    shutil.rmtree(runtime, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    assert "TCP" not in done.stderr and "WARNING" not in done.stderr, done.stderr
+    [run] = runs_in(book)
+    assert run.outcome == "success"
 
 
 @pytest.mark.parametrize(
