@@ -78,11 +78,7 @@ def create_local_orders(
     if not orders:
         return {}
     if numbers is None:
-        numbers = (
-            [o.amazon_order_id for o in orders]
-            if store.order_number_source == "amazon"
-            else take_local_order_numbers(session, store, len(orders))
-        )
+        numbers = take_numbers(session, store, [o.amazon_order_id for o in orders])
     customers = _customers(session, store, orders)
     products = _products(session, orders)
     now = utcnow()
@@ -152,6 +148,15 @@ def create_local_orders(
     bulk_insert(session, LocalOrderHistory.__table__, history)
     bulk_insert(session, StockReservation.__table__, reservations)
     return {o.amazon_order_pk: n for o, n in zip(orders, numbers, strict=True)}
+
+
+def take_numbers(session: Session, store: Store, amazon_order_ids: list[str]) -> list[str]:
+    """The local numbers these Amazon orders' imports get, by the store's order number source:
+    Amazon's own numbers, or the store's next local ones (taken now, in the caller's
+    transaction: a failed import leaves a gap)."""
+    if store.order_number_source == "amazon":
+        return list(amazon_order_ids)
+    return take_local_order_numbers(session, store, len(amazon_order_ids))
 
 
 def _reserves(store: Store, order: NewLocalOrder) -> bool:

@@ -54,7 +54,6 @@ from .db import (
 )
 from .db.bulk import bulk_insert, bulk_insert_ids, bulk_update
 from .db.checkpoints import background_checkpoints
-from .db.numbering import take_local_order_numbers
 from .errors import ConfigurationError, MalformedOrder, NotFound, OrdertoolsError
 from .locks import store_lock
 from .outbox import flush_outbox
@@ -511,9 +510,7 @@ class _PageApplier:
 
     def _numbers(self, to_import: list[AmazonOrder]) -> list[str]:
         """The local numbers these imports will get (taken now; a failed import leaves a gap)."""
-        if self.store.order_number_source == "amazon":
-            return [o.order_id for o in to_import]
-        return take_local_order_numbers(self.session, self.store, len(to_import))
+        return local_orders.take_numbers(self.session, self.store, [o.order_id for o in to_import])
 
     # -- reading the page ----------------------------------------------------------------------
 
