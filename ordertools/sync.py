@@ -54,6 +54,7 @@ from .db import (
 )
 from .db.bulk import bulk_insert, bulk_insert_ids, bulk_update
 from .db.checkpoints import background_checkpoints
+from .db.writer import writer_connection
 from .errors import ConfigurationError, MalformedOrder, NotFound, OrdertoolsError
 from .locks import store_lock
 from .outbox import flush_outbox
@@ -358,10 +359,16 @@ class _Run:
         # disable=None lets tqdm decide: a bar on a terminal or in a notebook, none in a pipe.
         disable = None if self.progress is None else not self.progress
         bar = tqdm(desc=f"sync {report.store}", unit=" orders", disable=disable, leave=False)
-        with bar, background_checkpoints(self.engine), _collector_spares_older_objects():
+        with (
+            bar,
+            writer_connection(self.engine) as connection,
+            background_checkpoints(self.engine),
+            _collector_spares_older_objects(),
+        ):
             statistics = _Statistics(self.engine)
             for page in pages:
-                with db_session(self.engine) as session:
+                # A transaction per page, all on the one held connection (db/writer.py).
+                with Session(connection, expire_on_commit=False) as session, session.begin():
                     store = session.get(Store, self.store_id)
                     _PageApplier(session, store, report).apply(page)
                 report.pages += 1
