@@ -110,6 +110,13 @@ def _mask(raw: str) -> str:
         return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", raw)
 
 
+UNICODE_LOWER = "unicode_lower"  # SQL name of Python's str.lower on SQLite connections
+
+
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and (
         url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
@@ -161,6 +168,8 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
         cursor.close()
+        # SQLite's lower() folds ASCII letters only: searches for other letters use this one.
+        dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
 
     return engine
 
