@@ -12,9 +12,10 @@ peak resident memory (VmHWM) is what a user would see, and alternates between:
 Printed: the median wall times and their ratio sync / bare (goal <= 1.5), the sync's peak RSS
 (goal <= 300 MB; the child's baseline after imports and connect is shown too), searchOrders calls
 per 100 orders (goal 1.00), PASS/MISS per goal. For information: the emulator's CPU time while
-it serves a sync (this process's, as it does nothing else meanwhile), and the CPU floor: the
-sync's and the emulator's CPU together spread over the machine's cores, the shortest a sync can
-take here however its work is overlapped, also as a ratio to the bare paging.
+it serves a sync (this process's, as it does nothing else meanwhile), on PostgreSQL the server
+processes' CPU for the sync's connections, and the CPU floor: the sync's, the emulator's and the
+server's CPU together spread over the machine's cores, the shortest a sync can take here however
+its work is overlapped, also as a ratio to the bare paging.
 
 `--profile` then runs one more sync (in a subprocess too) under cProfile, timing every SQL statement
 through SQLAlchemy's cursor events, and prints where the sync's time goes.
@@ -84,6 +85,26 @@ def _client(endpoint: str, token_url: str):
     )
 
 
+def _server_cpu(engine) -> float:
+    """PostgreSQL: the CPU seconds of the server processes serving this scratch database (all
+    made for this run), read from /proc while the sync's connections are still open; 0 for
+    SQLite, which works inside the sync's own process."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    with engine.connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ).scalars()
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:  # another machine's server, or the backend just ended
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def prepare_store(db_url: str, endpoint: str, token_url: str, integrated_at: datetime):
     """A migrated order book with one store pointing at the emulator; returns the engine."""
     from ordertools import db
@@ -117,8 +138,9 @@ def child(args: argparse.Namespace) -> None:
         report = sync_store(engine, STORE, client=client, progress=False)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         orders = report.new + report.updated + report.unchanged + report.failed
+        server_cpu = _server_cpu(engine)
         engine.dispose()
-        extra = {"counts": report.counts(), "outcome": report.outcome}
+        extra = {"counts": report.counts(), "outcome": report.outcome, "server_cpu": server_cpu}
     else:
         end = datetime.now(UTC) - timedelta(seconds=API_LAG)
         baseline = _rss_kb()
@@ -361,8 +383,11 @@ def parent(args: argparse.Namespace) -> None:
     # machine can be faster, however its work is overlapped. Over the bare run's time: the
     # smallest ratio this machine allows the code as it is.
     cores = os.cpu_count() or 1
-    floor = statistics.median((r["cpu"] + r["emulator_cpu"]) / cores for r in syncs)
+    floor = statistics.median(
+        (r["cpu"] + r["emulator_cpu"] + r["server_cpu"]) / cores for r in syncs
+    )
     emulator_cpu = statistics.median(r["emulator_cpu"] for r in syncs)
+    server_cpu = statistics.median(r["server_cpu"] for r in syncs)
     rss = max(r["maxrss_kb"] for r in syncs) / 1024
     baseline = statistics.median(r["baseline_kb"] for r in syncs) / 1024
     calls = statistics.median(r["calls"] for r in syncs) / (args.orders / 100)
@@ -377,6 +402,7 @@ def parent(args: argparse.Namespace) -> None:
             ratio <= GOALS["ratio"],
         ),
         ("emulator CPU during a sync (info)", f"{emulator_cpu:.2f} s", "", None),
+        ("PostgreSQL server CPU for a sync (info)", f"{server_cpu:.2f} s", "", None),
         (f"CPU floor of a sync on {cores} cores (info)", f"{floor:.2f} s", "", None),
         ("  as a ratio to bare paging (info)", f"{floor / bare_s:.2f}", "", None),
         ("orders per second, sync", f"{args.orders / sync_s:,.0f}", "", None),
