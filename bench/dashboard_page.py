@@ -22,16 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from orders_query import GOAL_S, RARE_BUYER, STORE, cached_url  # noqa: E402
 
 from ordertools import db  # noqa: E402
-from ordertools.dashboard import (  # noqa: E402
-    COUNT_CAP,
-    OrderFilters,
-    count_orders,
-    query_orders,
-)
-from ordertools.formats import DEFAULT_COLUMNS  # noqa: E402
-from ordertools.pages import Display  # noqa: E402
-from ordertools.statuses import parse_status_filter  # noqa: E402
-from ordertools.stores import get_store  # noqa: E402
+from ordertools.domain.statuses import parse_status_filter  # noqa: E402
+from ordertools.domain.stores import get_store  # noqa: E402
+from ordertools.notebook.pages import Display  # noqa: E402
+from ordertools.queries.exports import DEFAULT_COLUMNS  # noqa: E402
+from ordertools.queries.filters import OrderFilters
+from ordertools.queries.orders import COUNT_CAP, count_orders, query_orders
 
 COLUMNS = [key for key, _ in DEFAULT_COLUMNS]
 CASES = {

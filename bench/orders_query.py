@@ -43,11 +43,12 @@ from sqlalchemy import create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from ordertools import db
-from ordertools.dashboard import COUNT_CAP, OrderFilters, count_orders, query_orders
 from ordertools.db import AmazonOrderRow, LocalOrder, Store
-from ordertools.formats import DEFAULT_COLUMNS, render_table
-from ordertools.statuses import parse_status_filter
-from ordertools.stores import add_store, get_store
+from ordertools.domain.statuses import parse_status_filter
+from ordertools.domain.stores import add_store, get_store
+from ordertools.queries.exports import DEFAULT_COLUMNS, render_table
+from ordertools.queries.filters import OrderFilters
+from ordertools.queries.orders import COUNT_CAP, count_orders, query_orders
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 STORE = "bench"

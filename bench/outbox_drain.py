@@ -21,8 +21,8 @@ from pathlib import Path
 from ordertools import db, fulfillment
 from ordertools.amazon.emulator import Emulator, EmulatorConfig
 from ordertools.amazon.ratelimit import DEFAULT_PLANS
-from ordertools.stores import add_store
-from ordertools.sync import sync_store
+from ordertools.domain.stores import add_store
+from ordertools.sync.run import sync_store
 
 MARKETPLACE = "ATVPDKIKX0DER"
 FAST = {op: (1000.0, 1000) for op in ("searchOrders", "getOrder")}

@@ -22,7 +22,7 @@ from pathlib import Path
 from ordertools import db
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
 from ordertools.demo import prepare_stores
-from ordertools.sync import sync_store
+from ordertools.sync.run import sync_store
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "sync.ipynb"
 GOAL_SECONDS = 3.0

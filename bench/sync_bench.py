@@ -108,7 +108,7 @@ def _server_cpu(engine) -> float:
 def prepare_store(db_url: str, endpoint: str, token_url: str, integrated_at: datetime):
     """A migrated order book with one store pointing at the emulator; returns the engine."""
     from ordertools import db
-    from ordertools.stores import add_store
+    from ordertools.domain.stores import add_store
 
     engine = db.connect(db_url)
     with db.session(engine) as session:
@@ -130,7 +130,7 @@ def child(args: argparse.Namespace) -> None:
     integrated_at = datetime.fromisoformat(args.integrated_at)
     client = _client(args.endpoint, args.token_url)
     if args.child == "sync":
-        from ordertools.sync import sync_store
+        from ordertools.sync.run import sync_store
 
         engine = prepare_store(args.db, args.endpoint, args.token_url, integrated_at)
         baseline = _rss_kb()
@@ -234,7 +234,7 @@ def profile_sync(args: argparse.Namespace) -> None:
     """One sync (in a child, like the timed ones) under cProfile, with every SQL statement timed."""
     from sqlalchemy import event
 
-    from ordertools.sync import sync_store
+    from ordertools.sync.run import sync_store
 
     integrated_at = datetime.fromisoformat(args.integrated_at)
     engine = prepare_store(args.db, args.endpoint, args.token_url, integrated_at)
@@ -288,18 +288,18 @@ def profile_sync(args: argparse.Namespace) -> None:
 
 # (label, file fragment, function name) of the parts worth knowing, for inclusive times.
 PARTS = (
-    ("sync_store (whole run)", "ordertools/sync.py", "sync_store"),
+    ("sync_store (whole run)", "ordertools/sync/run.py", "sync_store"),
     ("client: search_orders pages (HTTP + parse)", "ordertools/amazon/client.py", "_pages"),
     ("  HTTP round trips (client._call)", "ordertools/amazon/client.py", "_call"),
     ("  type_orders (msgspec)", "ordertools/amazon/models.py", "type_orders"),
-    ("_PageApplier.apply (one page's DB work)", "ordertools/sync.py", "apply"),
-    ("  _upsert (amazon_orders + items inserts)", "ordertools/sync.py", "_upsert"),
-    ("  _act -> _import -> create_local_orders", "ordertools/sync.py", "_act"),
-    ("    create_local_orders", "ordertools/orders.py", "create_local_orders"),
-    ("    _customers", "ordertools/orders.py", "_customers"),
-    ("    _products", "ordertools/orders.py", "_products"),
-    ("  _record (notes update + status events)", "ordertools/sync.py", "_record"),
-    ("  decide (rules)", "ordertools/rules.py", "decide"),
+    ("PageApplier.apply (one page's DB work)", "ordertools/sync/applier.py", "apply"),
+    ("  _upsert (amazon_orders + items inserts)", "ordertools/sync/applier.py", "_upsert"),
+    ("  _act -> _import -> create_local_orders", "ordertools/sync/applier.py", "_act"),
+    ("    create_local_orders", "ordertools/domain/local_orders.py", "create_local_orders"),
+    ("    _customers", "ordertools/domain/local_orders.py", "_customers"),
+    ("    _products", "ordertools/domain/local_orders.py", "_products"),
+    ("  _record (notes update + status events)", "ordertools/sync/applier.py", "_record"),
+    ("  decide (rules)", "ordertools/domain/rules.py", "decide"),
     ("session commit (per page)", "sqlalchemy/orm/session.py", "commit"),
     ("session flush (ORM unit of work)", "sqlalchemy/orm/session.py", "flush"),
     ("bulk writes (db/bulk.py, all tables)", "ordertools/db/bulk.py", "_execute"),

@@ -1,5 +1,5 @@
 """`python -m ordertools ...`: the same CLI as the `ordertools` command."""
 
-from .cli import main
+from ordertools.cli import main
 
 main(prog_name="ordertools")

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from . import db, stores
-from .amazon.emulator import Emulator, EmulatorConfig, ManualClock
-from .dashboard import query_orders
-from .formats import DEFAULT_COLUMNS, render_table
-from .sync import sync_store
+from ordertools import db
+from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
+from ordertools.domain import stores
+from ordertools.queries.exports import DEFAULT_COLUMNS, render_table
+from ordertools.queries.orders import query_orders
+from ordertools.sync.run import sync_store
 
 DEMO_PORT = 8765
 # The instant and time zone the notebooks' committed reference outputs are rendered at (nbval,
@@ -53,7 +54,7 @@ def run_demo(
             echo(f"\nRecent Orders of {name} (newest first; Pending hidden until verified):")
             echo(render_table(records, [key for key, _ in DEFAULT_COLUMNS]) + "\n")
         if open_with:
-            from .launch import open_dashboard
+            from ordertools.notebook.launch import open_dashboard
 
             open_dashboard(engine, names[0], open_with, echo=echo)
             return

@@ -1,9 +1,29 @@
-"""Errors a person can act on.
+"""Errors a person can act on, and the whole tree of them in one place.
 
 Every error the toolkit raises on purpose derives from `OrdertoolsError`; its `str()` is one line
-that says what failed and what to do. The CLI prints that line and exits non-zero, so no
+that says what failed and what to do. The CLI prints that line and exits with `exit_code`, so no
 traceback reaches a user. Messages never contain secrets: callers build them from ids, codes and
-Amazon's error text only.
+Amazon's error text only. Each error lives beside the code that raises it:
+
+    OrdertoolsError                     exit 1 unless noted
+    ├── ConfigurationError              exit 2: setup or input is wrong (variable, store, URL)
+    │   └── runs.parameters.SecretParameter   a notebook parameter that looks like a secret
+    ├── NotInOrderBook                  the order book has no such order or saved view
+    ├── amazon.errors.AmazonError       Amazon (or the emulator) answered, or failed to
+    │   ├── CredentialsRefused          LWA refused the client or the refresh token
+    │   ├── AccessDenied                403: a missing role, the wrong seller
+    │   ├── InvalidInput                400: Amazon rejected the parameters
+    │   ├── NotFound                    404: Amazon has no such order for this seller
+    │   ├── Throttled                   429 after the bounded retries   (transient)
+    │   └── ServerFailure               5xx, timeouts, no connection    (transient)
+    ├── amazon.errors.MalformedOrder    one order in a page could not be read
+    ├── db.locks.StoreBusy              exit 75: another sync holds the store  (transient)
+    ├── sync.report.SyncFailed          `sync --all`: at least one store failed
+    ├── sync.importing.ImportRefused    `import-order`: the import rules said no
+    ├── fulfillment.actions.FulfillmentRefused   the order's state doesn't allow the action
+    └── runs.execute.RunFailed          a notebook run failed (exit code of its cause)
+
+Transient errors are worth trying again later (a scheduled run does); the others need a person.
 """
 
 from __future__ import annotations
@@ -21,60 +41,9 @@ class ConfigurationError(OrdertoolsError):
     exit_code = 2
 
 
-class AmazonError(OrdertoolsError):
-    """Something Amazon (or the emulator) answered or failed to answer.
+class NotInOrderBook(OrdertoolsError):
+    """The local order book has no such order (never received from Amazon) or saved view.
 
-    `operation` is the SP-API operation, `status` the HTTP status (None when no answer came),
-    `code` Amazon's error code when it sent one.
+    Not an Amazon error: nothing was asked of Amazon. Amazon's own 404 is
+    `ordertools.amazon.errors.NotFound`.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str | None = None,
-        status: int | None = None,
-        code: str | None = None,
-    ):
-        super().__init__(message)
-        self.operation = operation
-        self.status = status
-        self.code = code
-
-
-class CredentialsRefused(AmazonError):
-    """LWA refused the client id/secret (invalid_client) or the refresh token (invalid_grant)."""
-
-
-class AccessDenied(AmazonError):
-    """Amazon answered 403 for a reason other than an expired token (missing role, wrong seller)."""
-
-
-class Throttled(AmazonError):
-    """Still throttled (429 QuotaExceeded) after the bounded retries."""
-
-
-class InvalidInput(AmazonError):
-    """Amazon rejected the request's parameters (400); the message carries Amazon's reason."""
-
-
-class NotFound(AmazonError):
-    """The order (or resource) does not exist for this seller (404)."""
-
-
-class ServerFailure(AmazonError):
-    """Amazon kept failing (500/503), or the connection failed or timed out, after retries."""
-
-
-class MalformedOrder(OrdertoolsError):
-    """One order in a page could not be read; the rest of the page is fine.
-
-    Carries the order id (when one could be found) and the reason, so a sync can keep the raw
-    order with an error note and go on.
-    """
-
-    def __init__(self, order_id: str | None, reason: str, raw: object = None):
-        super().__init__(f"order {order_id or '(no id)'} is malformed: {reason}")
-        self.order_id = order_id
-        self.reason = reason
-        self.raw = raw

@@ -18,7 +18,6 @@ from fixtures_emulator import FAST_PLANS
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from ordertools import dashboard
 from ordertools.amazon.auth import Credentials
 from ordertools.amazon.client import FAST_RETRIES, AmazonClient
 from ordertools.amazon.emulator import Emulator, ManualClock, World
@@ -29,10 +28,14 @@ from ordertools.db import (
     Store,
 )
 from ordertools.db import session as db_session
-from ordertools.orders import reserved_quantity
-from ordertools.statuses import parse_status_filter
-from ordertools.stores import add_store
-from ordertools.sync import SyncReport, sync_store
+from ordertools.domain.local_orders import reserved_quantity
+from ordertools.domain.statuses import parse_status_filter
+from ordertools.domain.stores import add_store
+from ordertools.queries.detail import order_detail
+from ordertools.queries.filters import OrderFilters
+from ordertools.queries.orders import OrderRecord, query_orders
+from ordertools.sync.report import SyncReport
+from ordertools.sync.run import sync_store
 
 API_LAG = 120  # the store's api_lag and the emulator's visibility delay, seconds
 MARKET = "ATVPDKIKX0DER"
@@ -119,12 +122,12 @@ class Shop:
 
     def detail(self, order_id: str) -> dict:
         with db_session(self.engine) as s:
-            return dashboard.order_detail(s, self._store(s), order_id)
+            return order_detail(s, self._store(s), order_id)
 
-    def recent_records(self, *statuses: str) -> list[dashboard.OrderRecord]:
-        filters = dashboard.OrderFilters(statuses=parse_status_filter(statuses))
+    def recent_records(self, *statuses: str) -> list[OrderRecord]:
+        filters = OrderFilters(statuses=parse_status_filter(statuses))
         with db_session(self.engine) as s:
-            return dashboard.query_orders(s, self._store(s), filters, limit=None)
+            return query_orders(s, self._store(s), filters, limit=None)
 
     def recent(self, *statuses: str) -> list[str]:
         """Amazon order numbers listed in Recent Orders (with a status filter if given)."""

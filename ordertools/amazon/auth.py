@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import requests
 
-from ..errors import AmazonError, ConfigurationError, CredentialsRefused, ServerFailure, Throttled
+from ordertools.amazon.errors import AmazonError, CredentialsRefused, ServerFailure, Throttled
+from ordertools.errors import ConfigurationError
 
 CLIENT_ID_ENV = "ORDERTOOLS_LWA_CLIENT_ID"
 CLIENT_SECRET_ENV = "ORDERTOOLS_LWA_CLIENT_SECRET"
@@ -52,6 +53,14 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+# The local emulator's published demo credentials: not secrets, anyone may read them here. The
+# emulator accepts them by default, and a store on this machine uses them when the environment
+# names none (`ordertools.amazon.connect`), so the demo needs no setup.
+DEMO_CLIENT_ID = "demo-client-id"
+DEMO_CLIENT_SECRET = "demo-client-secret"
+DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ import orjson
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
-from ..errors import (
+from ordertools.amazon.auth import AccessTokens, Credentials, scrub
+from ordertools.amazon.errors import (
     AccessDenied,
     AmazonError,
     InvalidInput,
@@ -36,8 +37,7 @@ from ..errors import (
     ServerFailure,
     Throttled,
 )
-from .auth import AccessTokens, Credentials, scrub
-from .feeds import (
+from ordertools.amazon.feeds import (
     CONTENT_TYPE,
     ORDER_ACKNOWLEDGEMENT,
     Cancellation,
@@ -46,7 +46,7 @@ from .feeds import (
     canonical_reason,
     read_processing_report,
 )
-from .models import (
+from ordertools.amazon.models import (
     KNOWN_STATUSES,
     AmazonOrder,
     SearchPage,
@@ -55,8 +55,8 @@ from .models import (
     type_orders,
     utc_iso,
 )
-from .ratelimit import DEFAULT_PLANS, TokenBucket
-from .regions import LWA_TOKEN_URL, endpoint_for
+from ordertools.amazon.ratelimit import DEFAULT_PLANS, TokenBucket
+from ordertools.amazon.regions import LWA_TOKEN_URL, endpoint_for
 
 log = logging.getLogger(__name__)
 

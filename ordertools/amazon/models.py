@@ -32,7 +32,7 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
-from ..errors import MalformedOrder
+from ordertools.amazon.errors import MalformedOrder
 
 
 class FulfillmentStatus(StrEnum):

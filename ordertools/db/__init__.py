@@ -3,10 +3,12 @@
 Usage: `engine = db.connect()` opens `ORDERTOOLS_DB` (or the user's SQLite file) with the schema
 at head; `with db.session(engine) as s:` is a unit of work (commit on success, rollback on
 error); `db.next_local_order_number(s, store)` hands out the store's next local number there.
-`ordertools.locks.store_lock(engine, store_id)` keeps two syncs of one store apart.
+`ordertools.db.locks.store_lock(engine, store_id)` keeps two syncs of one store apart.
+
+May import only `ordertools.migrations` and `ordertools.errors`; everything else stands on it.
 """
 
-from .engine import (
+from ordertools.db.engine import (
     ENV_VAR,
     alembic_config,
     connect,
@@ -17,10 +19,10 @@ from .engine import (
     session,
     upgrade,
 )
-from .notebook_runs import RUN_OUTCOMES, NotebookRun
-from .numbering import next_local_order_number
-from .outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxEntry, Shipment
-from .schema import (
+from ordertools.db.notebook_runs import RUN_OUTCOMES, NotebookRun
+from ordertools.db.numbering import next_local_order_number
+from ordertools.db.outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxEntry, Shipment
+from ordertools.db.schema import (
     HISTORY_SOURCES,
     LOCAL_ORDER_STATUSES,
     SYNC_OUTCOMES,
@@ -38,8 +40,8 @@ from .schema import (
     SyncRun,
     utcnow,
 )
-from .types import JSONDocument, Money, UTCDateTime
-from .views import SavedView
+from ordertools.db.types import JSONDocument, Money, UTCDateTime
+from ordertools.db.views import SavedView
 
 __all__ = [
     "ENV_VAR",

@@ -5,7 +5,7 @@ the ledger). Through `session.execute(insert(table), rows)` about half of that t
 SQLAlchemy building and processing each row's parameters (bench/sync_bench.py --profile).
 Here the statement is compiled once per dialect and column list, and each value goes through
 the column type's own bind processor, so what is stored is exactly what SQLAlchemy would store
-(the same datetime text on SQLite, the same JSONB on PostgreSQL; tests/test_db_bulk.py). The
+(the same datetime text on SQLite, the same JSONB on PostgreSQL; tests/db/test_bulk.py). The
 rows then take each backend's bulk path: one multi-row INSERT per chunk on SQLite, COPY on
 PostgreSQL; updates go to the driver's executemany (prepared and pipelined by psycopg).
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
 
-from .engine import is_memory_sqlite
+from ordertools.db.engine import is_memory_sqlite
 
 log = logging.getLogger(__name__)
 

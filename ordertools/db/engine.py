@@ -24,8 +24,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from ..errors import ConfigurationError
-from ..migrations import HEAD as SCHEMA_HEAD
+from ordertools.errors import ConfigurationError
+from ordertools.migrations import HEAD as SCHEMA_HEAD
 
 if TYPE_CHECKING:
     from alembic.config import Config

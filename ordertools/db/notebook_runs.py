@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .schema import Base, _one_of, utcnow
+from ordertools.db.schema import Base, _one_of, utcnow
 
 RUN_OUTCOMES = ("running", "success", "failed")
 

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .schema import Store
+from ordertools.db.schema import Store
 
 NUMBER_FORMAT = "%09d"
 

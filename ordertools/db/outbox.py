@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .schema import Base, LocalOrder, _one_of, utcnow
+from ordertools.db.schema import Base, LocalOrder, _one_of, utcnow
 
 OUTBOX_KINDS = ("ship", "cancel")
 OUTBOX_STATES = ("pending", "sent", "confirmed", "failed")

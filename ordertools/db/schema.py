@@ -38,7 +38,7 @@ from sqlalchemy.orm import (
     validates,
 )
 
-from .types import JSONDocument, Money, UTCDateTime
+from ordertools.db.types import JSONDocument, Money, UTCDateTime
 
 # Deterministic constraint names, so migrations can name what they alter on both backends.
 NAMING_CONVENTION = {
@@ -327,6 +327,11 @@ class LocalOrderItem(Base):
 
     order: Mapped[LocalOrder] = relationship(back_populates="items")
     product: Mapped[Product | None] = relationship()
+
+    @property
+    def units_left(self) -> int:
+        """Units of this line not shipped yet."""
+        return self.quantity - self.quantity_shipped
 
 
 class LocalOrderHistory(Base):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .schema import Base, utcnow
+from ordertools.db.schema import Base, utcnow
 
 
 class SavedView(Base):

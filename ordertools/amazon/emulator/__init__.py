@@ -11,11 +11,11 @@ It behaves as Amazon documents in its models: LWA tokens that expire, usage plan
 429, searchOrders' parameter rules and paging snapshots, updates visible only after a delay.
 """
 
-from .clock import ManualClock
-from .config import EmulatorConfig
-from .scenario import ScenarioStore
-from .server import Emulator, run_server
-from .world import OrderNotFound, World
+from ordertools.amazon.emulator.clock import ManualClock
+from ordertools.amazon.emulator.config import EmulatorConfig
+from ordertools.amazon.emulator.scenario import ScenarioStore
+from ordertools.amazon.emulator.server import Emulator, run_server
+from ordertools.amazon.emulator.world import OrderNotFound, World
 
 __all__ = [
     "Emulator",

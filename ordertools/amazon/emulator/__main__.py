@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .server import run_server
+from ordertools.amazon.emulator.server import run_server
 
 parser = argparse.ArgumentParser(description="Run the local SP-API emulator.")
 parser.add_argument("--host", default="127.0.0.1")

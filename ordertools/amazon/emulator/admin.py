@@ -25,11 +25,11 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from ..models import utc_iso
-from .clock import ManualClock
-from .faults import Faults, Stats
-from .scenario import ScenarioStore
-from .world import OrderNotFound, World
+from ordertools.amazon.emulator.clock import ManualClock
+from ordertools.amazon.emulator.faults import Faults, Stats
+from ordertools.amazon.emulator.scenario import ScenarioStore
+from ordertools.amazon.emulator.world import OrderNotFound, World
+from ordertools.amazon.models import utc_iso
 
 
 def _json(status: int, body: Any) -> Response:

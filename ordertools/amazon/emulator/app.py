@@ -19,16 +19,23 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ..models import utc_iso
-from ..ratelimit import TokenBucket
-from .admin import Admin
-from .auth import Auth, AuthFailure
-from .config import EmulatorConfig
-from .confirm import request_problems
-from .faults import Faults, Stats, server_error
-from .feeds import Feeds
-from .search import InvalidInput, Snapshots, included_data, page_size, parse_filter, render
-from .world import OrderNotFound, ShipmentRejected, World
+from ordertools.amazon.emulator.admin import Admin
+from ordertools.amazon.emulator.auth import Auth, AuthFailure
+from ordertools.amazon.emulator.config import EmulatorConfig
+from ordertools.amazon.emulator.confirm import request_problems
+from ordertools.amazon.emulator.faults import Faults, Stats, server_error
+from ordertools.amazon.emulator.feeds import Feeds
+from ordertools.amazon.emulator.search import (
+    InvalidInput,
+    Snapshots,
+    included_data,
+    page_size,
+    parse_filter,
+    render,
+)
+from ordertools.amazon.emulator.world import OrderNotFound, ShipmentRejected, World
+from ordertools.amazon.models import utc_iso
+from ordertools.amazon.ratelimit import TokenBucket
 
 _QUOTA = {"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}
 

@@ -6,7 +6,7 @@ import secrets
 import threading
 from datetime import datetime, timedelta
 
-from .config import EmulatorConfig
+from ordertools.amazon.emulator.config import EmulatorConfig
 
 
 class AuthFailure(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .times import parse_iso
+from ordertools.amazon.emulator.times import parse_iso
 
 _PACKAGE_STRINGS = ("carrierName", "shippingMethod", "shipFromSupplySourceId")
 

@@ -11,7 +11,7 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from .auth import Auth
+from ordertools.amazon.emulator.auth import Auth
 
 _SERVER_ERRORS = {
     500: ("InternalFailure", "We encountered an internal error. Please try again."),

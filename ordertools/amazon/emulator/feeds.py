@@ -18,16 +18,16 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
-from ..feeds import (
+from ordertools.amazon.emulator.search import InvalidInput
+from ordertools.amazon.emulator.world import CancelRejected, World
+from ordertools.amazon.feeds import (
     CONTENT_TYPE,
     ORDER_ACKNOWLEDGEMENT,
     ProcessingReport,
     processing_report,
     read_acknowledgements,
 )
-from ..models import utc_iso
-from .search import InvalidInput
-from .world import CancelRejected, World
+from ordertools.amazon.models import utc_iso
 
 SUPPORTED_FEED_TYPES = (ORDER_ACKNOWLEDGEMENT,)
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..models import utc_iso
-from ..regions import marketplace
+from ordertools.amazon.models import utc_iso
+from ordertools.amazon.regions import marketplace
 
 DEFAULT_MARKETPLACE = "ATVPDKIKX0DER"
 

@@ -22,10 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..models import utc_iso
-from ..regions import marketplace
-from .times import resolve_time
-from .world import World
+from ordertools.amazon.emulator.times import resolve_time
+from ordertools.amazon.emulator.world import World
+from ordertools.amazon.models import utc_iso
+from ordertools.amazon.regions import marketplace
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from ..models import KNOWN_STATUSES
-from .times import parse_iso
-from .world import VisibleOrder
+from ordertools.amazon.emulator.times import parse_iso
+from ordertools.amazon.emulator.world import VisibleOrder
+from ordertools.amazon.models import KNOWN_STATUSES
 
 STATUSES = KNOWN_STATUSES  # the statuses fulfillmentStatuses accepts: the documented ones
 FULFILLED_BY = frozenset({"MERCHANT", "AMAZON"})

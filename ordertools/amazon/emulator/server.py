@@ -8,14 +8,14 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .admin import Admin
-from .app import EmulatorApp
-from .auth import Auth
-from .clock import ManualClock, real_clock
-from .config import EmulatorConfig
-from .faults import Faults, Stats
-from .scenario import apply_scenario, load_scenario
-from .world import World
+from ordertools.amazon.emulator.admin import Admin
+from ordertools.amazon.emulator.app import EmulatorApp
+from ordertools.amazon.emulator.auth import Auth
+from ordertools.amazon.emulator.clock import ManualClock, real_clock
+from ordertools.amazon.emulator.config import EmulatorConfig
+from ordertools.amazon.emulator.faults import Faults, Stats
+from ordertools.amazon.emulator.scenario import apply_scenario, load_scenario
+from ordertools.amazon.emulator.world import World
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..models import utc_iso
-from .clock import Clock
-from .orders import (
+from ordertools.amazon.emulator.clock import Clock
+from ordertools.amazon.emulator.orders import (
     CATALOG,
     DEFAULT_MARKETPLACE,
     NAMES,
@@ -37,7 +36,8 @@ from .orders import (
     currency_of,
     new_order_id,
 )
-from .times import resolve_time, to_second
+from ordertools.amazon.emulator.times import resolve_time, to_second
+from ordertools.amazon.models import utc_iso
 
 # Where a status leaves the items: shipped statuses have everything fulfilled.
 _ALL_SHIPPED = {"SHIPPED"}

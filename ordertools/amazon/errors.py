@@ -1,0 +1,67 @@
+"""Amazon's error tree: what Amazon (or the emulator) answered, or failed to answer.
+
+See `ordertools.errors` for the whole tree, these included.
+"""
+
+from __future__ import annotations
+
+from ordertools.errors import OrdertoolsError
+
+
+class AmazonError(OrdertoolsError):
+    """Something Amazon (or the emulator) answered or failed to answer.
+
+    `operation` is the SP-API operation, `status` the HTTP status (None when no answer came),
+    `code` Amazon's error code when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message)
+        self.operation = operation
+        self.status = status
+        self.code = code
+
+
+class CredentialsRefused(AmazonError):
+    """LWA refused the client id/secret (invalid_client) or the refresh token (invalid_grant)."""
+
+
+class AccessDenied(AmazonError):
+    """Amazon answered 403 for a reason other than an expired token (missing role, wrong seller)."""
+
+
+class Throttled(AmazonError):
+    """Still throttled (429 QuotaExceeded) after the bounded retries."""
+
+
+class InvalidInput(AmazonError):
+    """Amazon rejected the request's parameters (400); the message carries Amazon's reason."""
+
+
+class NotFound(AmazonError):
+    """The order (or resource) does not exist for this seller (404)."""
+
+
+class ServerFailure(AmazonError):
+    """Amazon kept failing (500/503), or the connection failed or timed out, after retries."""
+
+
+class MalformedOrder(OrdertoolsError):
+    """One order in a page could not be read; the rest of the page is fine.
+
+    Carries the order id (when one could be found) and the reason, so a sync can keep the raw
+    order with an error note and go on.
+    """
+
+    def __init__(self, order_id: str | None, reason: str, raw: object = None):
+        super().__init__(f"order {order_id or '(no id)'} is malformed: {reason}")
+        self.order_id = order_id
+        self.reason = reason
+        self.raw = raw

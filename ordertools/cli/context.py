@@ -1,0 +1,90 @@
+"""What every command shares: click settings, the order book, and errors as one line.
+
+The main group (`Group`) turns every error into one line on stderr and an exit code; the
+commands open the order book with `order_book(ctx)` and fail with `fail(message, code)`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from ordertools import db
+from ordertools.domain.instants import parse_instant
+from ordertools.errors import OrdertoolsError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Group(click.Group):
+    """Turns every error into one line on stderr and an exit code, never a traceback.
+
+    Scripts and schedulers read that line: the toolkit's own errors say what to do, a usage
+    mistake points at the command's --help, and an unexpected exception (a bug) names itself;
+    ORDERTOOLS_DEBUG=1 lets its traceback through for a bug report.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `ordertools` alone: click prints the help
+        except click.UsageError as exc:
+            usage_failure(exc)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OrdertoolsError as exc:
+            fail(str(exc), exc.exit_code)
+        except SQLAlchemyError as exc:
+            reason = first_line(getattr(exc, "orig", None) or exc)
+            fail(f"the order book failed: {reason}; check ORDERTOOLS_DB and try again", 1)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing half-done was kept (the next run picks up)", 130)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # `ordertools store` alone: click prints the group's help
+        except click.UsageError as exc:
+            usage_failure(exc)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("ORDERTOOLS_DEBUG"):
+                raise
+            fail(
+                f"unexpected {type(exc).__name__}: {first_line(exc)} (a bug in ordertools: "
+                "please report it; ORDERTOOLS_DEBUG=1 shows the traceback)",
+                1,
+            )
+
+
+def usage_failure(exc: click.UsageError):
+    where = exc.ctx.command_path if exc.ctx else "ordertools"
+    fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code)
+
+
+def first_line(exc: object) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def fail(message: str, code: int):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def order_book(ctx: click.Context):
+    obj = ctx.ensure_object(dict)
+    if "engine" not in obj:
+        obj["engine"] = db.connect(obj.get("db_url"))
+        # Hand the connections back when the command ends (a scheduler may call us in-process).
+        ctx.call_on_close(obj["engine"].dispose)
+    return obj["engine"]
+
+
+def instant(value: str | None, option: str) -> datetime | None:
+    return None if value is None else parse_instant(value, option)

@@ -1,0 +1,188 @@
+"""`ordertools orders` and `ordertools show`: Recent/All Orders and one order's story."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+
+from ordertools import db
+from ordertools.cli.context import CONTEXT, instant, order_book
+from ordertools.domain import stores
+from ordertools.domain.statuses import parse_status_filter
+from ordertools.errors import ConfigurationError
+from ordertools.queries.filters import OrderFilters
+
+
+def _date(value: str | None, option: str) -> date | datetime | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return instant(value, option)
+
+
+def _decimal(value: str | None, option: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise ConfigurationError(f"{option} {value!r} is not a number, e.g. 25 or 19.99")
+    return number
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    help="Shown word or Amazon code (repeatable): Pending, Unshipped, Shipped, "
+    "Completed, Canceled, ...",
+)
+@click.option("--from", "from_", metavar="DATE", help="Purchased on or after (YYYY-MM-DD, UTC).")
+@click.option("--to", metavar="DATE", help="Purchased on or before (YYYY-MM-DD, whole day).")
+@click.option("--buyer", help="Part of the buyer's name (any case).")
+@click.option("--order-number", help="Part of Amazon's order number, or a local order number.")
+@click.option("--min-total")
+@click.option("--max-total")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--columns",
+    help="Comma-separated: purchase_date, order_number, status, "
+    "buyer_name, grand_total, notes, local_order_number, fulfilled_by, marketplace_id.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "html", "xlsx"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of the terminal (required for xlsx).",
+)
+@click.pass_context
+def orders(
+    ctx,
+    name,
+    statuses,
+    from_,
+    to,
+    buyer,
+    order_number,
+    min_total,
+    max_total,
+    limit,
+    columns,
+    fmt,
+    output,
+):
+    """Recent Orders (newest first, Pending hidden until verified), with filters.
+
+    \b
+    Example:
+      ordertools orders acme --status unshipped --from 2026-11-01 --format csv --output out.csv
+    """
+    # The listing's money formats (Babel) and exports (pandas) load only when orders print.
+    from ordertools.queries import exports
+    from ordertools.queries.orders import query_orders
+
+    try:
+        status_filter = parse_status_filter(statuses)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    filters = OrderFilters(
+        statuses=status_filter,
+        purchased_from=_date(from_, "--from"),
+        purchased_to=_date(to, "--to"),
+        buyer=buyer,
+        order_number=order_number,
+        min_total=_decimal(min_total, "--min-total"),
+        max_total=_decimal(max_total, "--max-total"),
+    )
+    chosen = [key for key, _ in exports.DEFAULT_COLUMNS]
+    if columns:
+        chosen = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in chosen if c not in exports.HEADINGS]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown column {', '.join(unknown)}: use {', '.join(exports.HEADINGS)}"
+            )
+    if fmt == "xlsx" and output is None:
+        raise ConfigurationError("--format xlsx writes a file: add --output orders.xlsx")
+    with db.session(order_book(ctx)) as session:
+        records = query_orders(session, stores.get_store(session, name), filters, limit=limit)
+    rendered = {
+        "table": lambda: exports.render_table(records, chosen),
+        "json": lambda: exports.render_json(records),
+        "csv": lambda: exports.render_csv(records, chosen),
+        "html": lambda: exports.render_html(records, chosen),
+        "xlsx": lambda: exports.render_xlsx(records, chosen),
+    }[fmt]()
+    if output is None:
+        click.echo(rendered.rstrip("\n"))
+    elif isinstance(rendered, bytes):
+        output.write_bytes(rendered)
+        click.echo(f"Wrote {len(records)} orders to {output}", err=True)
+    else:
+        output.write_text(rendered, encoding="utf-8")
+        click.echo(f"Wrote {len(records)} orders to {output}", err=True)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("order_number")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def show(ctx, name, order_number, fmt):
+    """One order, whatever its status or age, with its local order, note and history.
+
+    ORDER_NUMBER is Amazon's order number or the local order's number.
+
+    \b
+    Example:
+      ordertools show acme-us 113-6624039-0810111 --format json
+    """
+    from ordertools.queries.detail import order_detail  # as in `orders`: loaded when used
+
+    with db.session(order_book(ctx)) as session:
+        detail = order_detail(session, stores.get_store(session, name), order_number)
+    if fmt == "json":
+        click.echo(json.dumps(detail, indent=2, ensure_ascii=False))
+        return
+    total = f"{detail['grand_total']} {detail['currency']}" if detail["grand_total"] else "-"
+    lines = [
+        f"Amazon order {detail['order_number']}  ({detail['status']})",
+        f"  purchased   {detail['purchase_date'] or '-'}",
+        f"  buyer       {detail['buyer_name'] or '-'}",
+        f"  total       {total}",
+        f"  fulfilled   {detail['fulfilled_by'] or '-'}",
+        f"  local order {detail['local_order_number'] or '-'}"
+        + (f" ({detail['local_order_status']})" if detail["local_order_status"] else ""),
+        f"  notes       {detail['notes'] or '-'}",
+        f"  link        {detail['link']}",
+        "  items",
+        *(
+            f"    {i['quantity_ordered']} x {i['sku'] or '-'}  {i['title'] or ''}"
+            for i in detail["items"]
+        ),
+        "  history",
+        *(
+            f"    {h['observed_at']}  {h['status_word']:<18} {h['action']:<9} {h['note'] or ''}"
+            for h in detail["history"]
+        ),
+    ]
+    click.echo("\n".join(lines))
+
+
+COMMANDS = (orders, show)

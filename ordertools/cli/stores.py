@@ -1,0 +1,187 @@
+"""`ordertools store add|list|remove` and `ordertools settings`: stores and Order Settings."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ordertools import db
+from ordertools.cli.context import CONTEXT, instant, order_book
+from ordertools.domain import stores
+
+
+@click.group(context_settings=CONTEXT)
+def store():
+    """Add, list and remove stores (one seller account in one marketplace).
+
+    \b
+    Example:
+      ordertools store add acme-us --marketplace ATVPDKIKX0DER
+      ordertools store list --format json
+    """
+
+
+@store.command("add", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--marketplace", "marketplace_id", required=True, help="e.g. ATVPDKIKX0DER (US).")
+@click.option("--region", type=click.Choice(["na", "eu", "fe"]), help="Default: the marketplace's.")
+@click.option(
+    "--endpoint", help="SP-API endpoint URL (e.g. the emulator's). Default: the region's."
+)
+@click.option("--token-url", help="LWA token URL. Default: https://api.amazon.com/auth/o2/token.")
+@click.option("--integrated-at", help="ISO 8601; orders placed before never import. Default: now.")
+@click.option(
+    "--api-lag", type=click.IntRange(min=0), help="Seconds behind now a sync reads up to."
+)
+@click.option(
+    "--refresh-token-env", metavar="VAR", help="Variable holding this store's refresh token."
+)
+@click.option("--seller-central-domain", help="For order links, e.g. sellercentral.amazon.de.")
+@click.option(
+    "--local-order-url", help="Link template for local orders, e.g. https://shop/{number}."
+)
+@click.pass_context
+def store_add(
+    ctx,
+    name,
+    marketplace_id,
+    region,
+    endpoint,
+    token_url,
+    integrated_at,
+    api_lag,
+    refresh_token_env,
+    seller_central_domain,
+    local_order_url,
+):
+    """Integrate a store. Orders placed before its integration instant never import.
+
+    \b
+    Example:
+      ordertools store add acme-us --marketplace ATVPDKIKX0DER --integrated-at 2026-11-01T00:00:00Z
+    """
+    with db.session(order_book(ctx)) as session:
+        added = stores.add_store(
+            session,
+            name,
+            marketplace_id=marketplace_id,
+            region=region,
+            endpoint=endpoint,
+            token_url=token_url,
+            integrated_at=instant(integrated_at, "--integrated-at"),
+            api_lag_seconds=api_lag,
+            refresh_token_env=refresh_token_env,
+            seller_central_domain=seller_central_domain,
+            local_order_url_template=local_order_url,
+        )
+        click.echo(
+            f"Store {added.name} added ({added.marketplace_id}, integrated "
+            f"{added.integrated_at:%Y-%m-%d %H:%M:%SZ}). Next: ordertools sync {added.name}"
+        )
+
+
+def _store_json(s) -> dict:
+    return {
+        "name": s.name,
+        "marketplace_id": s.marketplace_id,
+        "region": s.region,
+        "endpoint": s.endpoint,
+        "token_url": s.token_url,
+        "integrated_at": s.integrated_at.isoformat(),
+        "api_lag_seconds": s.api_lag_seconds,
+        "refresh_token_env": s.refresh_token_env,
+        "import_enabled": s.import_enabled,
+        "customer_creation": s.customer_creation,
+        "order_number_source": s.order_number_source,
+        "reserve_quantity": s.reserve_quantity,
+        "new_order_status": s.new_order_status,
+        "cursor": s.cursor.isoformat() if s.cursor else None,
+    }
+
+
+@store.command("list", context_settings=CONTEXT)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def store_list(ctx, fmt):
+    """List the stores, their Order Settings and how far each is synced.
+
+    \b
+    Example:
+      ordertools store list --format json
+    """
+    with db.session(order_book(ctx)) as session:
+        rows = [_store_json(s) for s in stores.list_stores(session)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo("No stores yet: add one with `ordertools store add` or try `ordertools demo`.")
+    else:
+        for r in rows:
+            state = "import enabled" if r["import_enabled"] else "import disabled"
+            synced = r["cursor"] or "never synced"
+            click.echo(f"{r['name']:<20} {r['marketplace_id']:<15} {state:<16} synced to {synced}")
+
+
+@store.command("remove", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def store_remove(ctx, name, yes):
+    """Remove a store and everything stored for it (its orders and local orders).
+
+    \b
+    Example:
+      ordertools store remove acme-us --yes
+    """
+    if not yes:
+        click.confirm(f"Remove store {name} and all its orders?", abort=True)
+    with db.session(order_book(ctx)) as session:
+        stores.remove_store(session, name)
+    click.echo(f"Store {name} removed.")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option(
+    "--import",
+    "import_",
+    type=click.Choice(["enabled", "disabled"]),
+    help="Import Amazon Orders: create local orders (enabled) or only show them.",
+)
+@click.option("--customer-creation", type=click.Choice(["guest", "create"]))
+@click.option("--order-number-source", type=click.Choice(["local", "amazon"]))
+@click.option("--reserve-quantity", type=click.Choice(["yes", "no"]))
+@click.option("--order-status", help="Status new imports get (default pending, or a custom one).")
+@click.pass_context
+def settings(
+    ctx, name, import_, customer_creation, order_number_source, reserve_quantity, order_status
+):
+    """Show or change a store's Order Settings.
+
+    \b
+    Example:
+      ordertools settings acme --import disabled
+    """
+    changes = {
+        "import_enabled": None if import_ is None else import_ == "enabled",
+        "customer_creation": customer_creation,
+        "order_number_source": order_number_source,
+        "reserve_quantity": None if reserve_quantity is None else reserve_quantity == "yes",
+        "new_order_status": order_status,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    with db.session(order_book(ctx)) as session:
+        current = stores.update_settings(session, name, **changes)
+        data = _store_json(current)
+    for key in (
+        "import_enabled",
+        "customer_creation",
+        "order_number_source",
+        "reserve_quantity",
+        "new_order_status",
+    ):
+        click.echo(f"{key:<20} {data[key]}")
+
+
+COMMANDS = (store, settings)

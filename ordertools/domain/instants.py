@@ -1,0 +1,24 @@
+"""Instants typed by people: `--integrated-at`, `--as-of`, a notebook's `as_of` parameter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ordertools.errors import ConfigurationError
+
+
+def parse_instant(value: str, what: str) -> datetime:
+    """An ISO 8601 time with its zone (`Z` accepted), in UTC.
+
+    A time without a zone is refused rather than guessed: a store integrated at the wrong
+    instant imports the wrong orders. `what` names the option in the one-line error.
+    """
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigurationError(
+            f"{what} {value!r} is not an ISO 8601 time, e.g. 2026-11-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigurationError(f"{what} {value!r} needs a time zone, e.g. ...T00:00:00Z")
+    return moment.astimezone(UTC)

@@ -1,0 +1,136 @@
+"""Stores: one Amazon seller account in one marketplace, integrated at a recorded instant.
+
+The functions here are what the CLI, the notebooks and the scheduler call; they validate what a
+user typed and answer with `ConfigurationError` one-liners that say what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ordertools.amazon import regions
+from ordertools.db import Store
+from ordertools.errors import ConfigurationError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+# Order Settings as in the Sales Channel's Order Settings page: name -> allowed values
+# (None: free text, validated by its own rule).
+SETTING_CHOICES = {
+    "import_enabled": (True, False),
+    "customer_creation": ("guest", "create"),
+    "order_number_source": ("local", "amazon"),
+    "reserve_quantity": (True, False),
+    "new_order_status": None,
+}
+STATUS_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def get_store(session: Session, name: str) -> Store:
+    store = session.scalar(select(Store).where(Store.name == name))
+    if store is None:
+        known = ", ".join(session.scalars(select(Store.name).order_by(Store.name))) or "none yet"
+        raise ConfigurationError(
+            f"no store named {name!r} (stores: {known}); add one with `ordertools store add`"
+        )
+    return store
+
+
+def list_stores(session: Session) -> list[Store]:
+    return list(session.scalars(select(Store).order_by(Store.name)))
+
+
+def add_store(
+    session: Session,
+    name: str,
+    *,
+    marketplace_id: str,
+    region: str | None = None,
+    endpoint: str | None = None,
+    token_url: str | None = None,
+    integrated_at: datetime | None = None,
+    api_lag_seconds: int | None = None,
+    refresh_token_env: str | None = None,
+    seller_central_domain: str | None = None,
+    local_order_url_template: str | None = None,
+) -> Store:
+    """Integrate a store. The integration instant defaults to now: older orders never import."""
+    if not NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"store name {name!r} is not usable: use letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    if session.scalar(select(Store.id).where(Store.name == name)) is not None:
+        raise ConfigurationError(f"store {name!r} exists already; pick another name")
+    market = regions.marketplace(marketplace_id)
+    if market is None and not (region and seller_central_domain):
+        raise ConfigurationError(
+            f"marketplace {marketplace_id!r} is not one ordertools knows: check the id, or pass "
+            "--region and --seller-central-domain for a new marketplace"
+        )
+    region = region or market.region
+    if region not in regions.ENDPOINTS:
+        raise ConfigurationError(f"region {region!r} is unknown: use na, eu or fe")
+    for label, url in (("--endpoint", endpoint), ("--token-url", token_url)):
+        if url and not re.match(r"^https?://[^\s/]+", url):
+            raise ConfigurationError(f"{label} {url!r} is not a URL: give http(s)://host[:port]")
+    if api_lag_seconds is not None and api_lag_seconds < 0:
+        raise ConfigurationError("--api-lag must be zero or more seconds")
+    if refresh_token_env is not None and not re.match(
+        r"^[A-Za-z_][A-Za-z0-9_]*$", refresh_token_env
+    ):
+        raise ConfigurationError(
+            # Never echo the value: a user who got this wrong may have pasted the token itself.
+            "--refresh-token-env takes the name of an environment variable (letters, digits, '_'),"
+            " e.g. ACME_REFRESH_TOKEN, never the token itself"
+        )
+    integrated_at = integrated_at or datetime.now(UTC)
+    if integrated_at.tzinfo is None:
+        raise ConfigurationError("--integrated-at needs a time zone, e.g. 2026-11-01T00:00:00Z")
+    store = Store(
+        name=name,
+        marketplace_id=marketplace_id,
+        region=region,
+        endpoint=(endpoint or regions.endpoint_for(region)).rstrip("/"),
+        token_url=token_url or regions.LWA_TOKEN_URL,
+        seller_central_domain=seller_central_domain or market.seller_central,
+        integrated_at=integrated_at.astimezone(UTC),
+        local_order_url_template=local_order_url_template,
+    )
+    if api_lag_seconds is not None:
+        store.api_lag_seconds = api_lag_seconds
+    if refresh_token_env is not None:
+        store.refresh_token_env = refresh_token_env
+    session.add(store)
+    session.flush()
+    return store
+
+
+def remove_store(session: Session, name: str) -> None:
+    session.delete(get_store(session, name))
+
+
+def update_settings(session: Session, name: str, **settings) -> Store:
+    """Change Order Settings; unknown names or values are refused before anything changes."""
+    store = get_store(session, name)
+    for key, value in settings.items():
+        if key not in SETTING_CHOICES:
+            raise ConfigurationError(f"unknown setting {key!r}: use {', '.join(SETTING_CHOICES)}")
+        choices = SETTING_CHOICES[key]
+        if choices is not None and value not in choices:
+            raise ConfigurationError(f"{key} takes {' or '.join(map(str, choices))}, not {value!r}")
+        if key == "new_order_status" and not STATUS_PATTERN.match(value):
+            raise ConfigurationError(
+                f"order status {value!r} is not usable: lower-case letters, digits and '_'"
+            )
+    for key, value in settings.items():
+        setattr(store, key, value)
+    return store
+
+
+def seller_central_url(store: Store, amazon_order_id: str) -> str:
+    return regions.seller_central_order_url(store.seller_central_domain, amazon_order_id)

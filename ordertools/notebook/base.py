@@ -1,0 +1,112 @@
+"""What every notebook section shares: the order book and store, messages, downloads.
+
+`Section` is an ipywidgets box whose output also carries a static HTML snapshot
+(`_repr_mimebundle_`): readers without a widget manager (GitHub, nbconvert) see the tables, and
+nbval, which skips widget views, compares them. The pages (`dashboard`, `order_page`,
+`all_orders`, ...) import this module; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+import ipywidgets as widgets
+from sqlalchemy.engine import Engine
+
+from ordertools import db
+from ordertools.amazon.client import AmazonClient
+from ordertools.domain.stores import get_store
+from ordertools.notebook import pages
+from ordertools.notebook.pages import CSS, Display
+
+
+def parameters(**defaults: str | None) -> dict[str, str | None]:
+    """The notebook's parameters: the cell's values, overridden by Voila's query string.
+
+    Under Voila a notebook's parameters come from the page's query string (`?store=acme-us`),
+    which Voila hands the kernel as `QUERY_STRING`; papermill and JupyterLab set them in the cell
+    tagged `parameters`. This merges the two so a notebook needs one line for both.
+    """
+    query = parse_qs(os.environ.get("QUERY_STRING", ""))
+    return {name: query[name][0] if query.get(name) else value for name, value in defaults.items()}
+
+
+class Dashboard:
+    """What every section shares: the order book, the store's name, how to show dates."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: str,
+        *,
+        show: Display | None = None,
+        clock: Callable[[], datetime] | None = None,
+        client: AmazonClient | None = None,
+        progress: bool = True,
+    ):
+        self.engine = engine
+        self.store_name = store
+        self.show = show or Display.for_user()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.client = client  # None: the store's own endpoint and credentials
+        self.progress = progress
+        with self.session() as session:
+            get_store(session, store)  # fail now, with the list of stores, on a wrong name
+
+    def session(self):
+        return db.session(self.engine)
+
+    def store(self, session):
+        return get_store(session, self.store_name)
+
+
+class Section(widgets.VBox):
+    """A dashboard section whose output also holds a static HTML snapshot of it."""
+
+    title = ""
+
+    def snapshot(self) -> str:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Read the database again."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"{self.title} (interactive in JupyterLab or Voila)"
+        bundle["text/html"] = CSS + self.snapshot()
+        return bundle
+
+
+def html_widget(value: str = "") -> widgets.HTML:
+    return widgets.HTML(value)
+
+
+def say(html: widgets.HTML, text: object, *, error: bool = False) -> None:
+    """Show a one-line message (escaped) in a section's message area: red for an error."""
+    style = "color:#b00" if error else "color:#060"
+    html.value = f'<span style="{style}">{pages.e(text)}</span>'
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def kernel_engine() -> Engine:
+    """One engine per order book per kernel: every section and the order page share it."""
+    url = db.default_url()
+    if url not in _ENGINES:
+        _ENGINES[url] = db.connect(url)
+    return _ENGINES[url]
+
+
+def download_link(label: str, filename: str, mime: str, content: bytes) -> str:
+    """A link that saves `content` as `filename`: no server round trip, works under Voila."""
+    data = base64.b64encode(content).decode()
+    return (
+        f'<a download="{pages.e(filename)}" href="data:{mime};base64,{data}" '
+        f'class="ordertools-download">{pages.e(label)}</a>'
+    )

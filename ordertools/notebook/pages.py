@@ -1,0 +1,364 @@
+"""HTML for the dashboard and the order page: every piece of Amazon's text escaped.
+
+Buyer names, SKUs, titles, addresses and notes come from Amazon and are untrusted: they pass
+through `html.escape` and nothing else. Links go only to https pages or the store's local-order
+template (`links.safe_href`). Dates are shown in the user's time zone; instants our own machine
+recorded (when a sync ran, when we saw a status) are marked `wall-clock`, the only values a
+regression test of these pages may mask.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ordertools.db import Store, SyncRun
+from ordertools.domain.money import money
+from ordertools.errors import ConfigurationError
+from ordertools.fulfillment.outbox import state_words
+from ordertools.queries.exports import render_html
+from ordertools.queries.links import anchor, safe_href
+
+TZ_ENV = "ORDERTOOLS_TZ"
+LOCALE_ENV = "ORDERTOOLS_LOCALE"
+
+CSS = """<style>
+.ordertools-orders, .ordertools-facts {border-collapse: collapse; font-size: 13px;}
+.ordertools-orders th, .ordertools-orders td, .ordertools-facts th, .ordertools-facts td {
+  padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top;}
+.ordertools-orders th {background: #f3f3f3;}
+.ordertools-orders a {color: #0066c0;}
+.ordertools-muted {color: #666;}
+</style>"""
+
+
+def e(value: object) -> str:
+    """Escape anything for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def time_zone(name: str | None = None) -> tzinfo:
+    """`name`, else `ORDERTOOLS_TZ`, else this machine's zone."""
+    name = name or os.environ.get(TZ_ENV)
+    if not name:
+        return datetime.now().astimezone().tzinfo
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Display:
+    """How dates and money read for this user."""
+
+    tz: tzinfo
+    locale: str = "en_US"
+
+    @classmethod
+    def for_user(cls, tz_name: str | None = None) -> Display:
+        return cls(time_zone(tz_name), os.environ.get(LOCALE_ENV) or "en_US")
+
+    @property
+    def tz_name(self) -> str:
+        return getattr(self.tz, "key", None) or str(self.tz)
+
+    def date(self, moment: datetime | None) -> str:
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    def wall_clock(self, moment: datetime | None) -> str:
+        """An instant this machine recorded, marked so tests of the page can mask it."""
+        if moment is None:
+            return "never"
+        return f'<time class="wall-clock">{e(self.date(moment))}</time>'
+
+    def money(self, total: Decimal | None, currency: str | None) -> str:
+        return money(total, currency, self.locale)
+
+    def orders_table(self, records, columns: Sequence[str]) -> str:
+        if not records:
+            return '<p class="ordertools-muted">No orders match.</p>'
+        return render_html(records, columns, dates=self.date, locale=self.locale)
+
+
+def facts(rows: Iterable[tuple[str, str]]) -> str:
+    """A two-column table; the values are HTML the caller has escaped."""
+    body = "".join(f"<tr><th>{e(label)}</th><td>{value}</td></tr>" for label, value in rows)
+    return f'<table class="ordertools-facts">{body}</table>'
+
+
+def store_header(store: Store, run: SyncRun | None, show: Display) -> str:
+    if run is None:
+        synced = "never: press <b>Sync now</b>"
+    else:
+        counts = ", ".join(
+            f"{getattr(run, name)} {name}"
+            for name in ("new", "updated", "imported", "canceled", "completed", "failed")
+        )
+        outcome = e(run.outcome) + (f" ({e(run.error)})" if run.error else "")
+        synced = f"{show.wall_clock(run.started_at)}: {outcome}; {e(counts)}"
+    return facts(
+        [
+            ("Store", f"<b>{e(store.name)}</b>"),
+            ("Marketplace", f"{e(store.marketplace_id)} ({e(store.seller_central_domain)})"),
+            ("Integrated", f"{e(show.date(store.integrated_at))} ({e(show.tz_name)})"),
+            ("Last sync", synced),
+        ]
+    )
+
+
+def store_data(data, show: Display) -> str:
+    sales = ", ".join(show.money(total, cur) for cur, total in data.lifetime_sales.items())
+    counts = ", ".join(f"{e(word)}: {n}" for word, n in data.by_status.items())
+    return facts(
+        [
+            ("Lifetime sales", e(sales or "none yet")),
+            ("Awaiting shipment", f"{data.awaiting_shipment} orders"),
+            ("Orders by status", counts or "none yet"),
+        ]
+    )
+
+
+def revenue_chart(frame, show: Display, *, width: int = 640, height: int = 160) -> str:
+    """Bars per day, one small chart per currency (totals in different currencies don't add)."""
+    if frame.empty or not len(frame.columns):
+        return '<p class="ordertools-muted">No sales in this period.</p>'
+    charts = []
+    days = list(frame.index)
+    step = width / len(days)
+    for currency in frame.columns:
+        values = [Decimal(v) for v in frame[currency]]
+        top = max(values) or Decimal(1)
+        bars = []
+        for i, (day, value) in enumerate(zip(days, values, strict=True)):
+            h = float(value / top) * (height - 30)
+            label = f"{day.isoformat()}: {show.money(value, currency)}"
+            bars.append(
+                f'<rect x="{i * step + 1:.1f}" y="{height - 20 - h:.1f}" '
+                f'width="{max(step - 2, 1):.1f}" height="{h:.1f}" fill="#3b7dd8">'
+                f"<title>{e(label)}</title></rect>"
+            )
+        first, last = days[0].isoformat(), days[-1].isoformat()
+        total = show.money(sum(values), currency)
+        charts.append(
+            f"<div><b>{e(currency)}</b>: {e(total)} from {first} to {last}<br>"
+            f'<svg width="{width}" height="{height}" role="img" '
+            f'aria-label="{e(currency)} revenue per day">{"".join(bars)}'
+            f'<text x="0" y="{height - 5}" font-size="11">{first}</text>'
+            f'<text x="{width}" y="{height - 5}" font-size="11" text-anchor="end">{last}</text>'
+            "</svg></div>"
+        )
+    return "".join(charts)
+
+
+def active_filters(filters) -> str:
+    shown = filters.active()
+    if not shown:
+        return (
+            '<span class="ordertools-muted">No filters: every order since integration '
+            "(Pending hidden until verified).</span>"
+        )
+    return "Active filters: " + "; ".join(f"<b>{e(k)}</b> {e(v)}" for k, v in shown.items())
+
+
+def order_page(
+    detail: dict,
+    address: dict | None,
+    show: Display,
+    seller_central: str,
+    activity: dict | None = None,
+) -> str:
+    """The order page: Amazon's order as received, the local order (with its comments, and
+    `activity`'s shipments and outbox entries), the ledger and the notes."""
+    number = e(detail["order_number"])
+    if safe_href(seller_central):
+        number = anchor(number, seller_central) + " (Seller Central)"
+    amazon = [
+        ("Amazon order", number),
+        ("Status", e(detail["status"])),
+        ("Purchase date", e(show.date(_parse(detail["purchase_date"])))),
+        ("Buyer", e(detail["buyer_name"])),
+        ("Buyer email", e(detail["buyer_email"])),
+        ("Grand total", e(show.money(_amount(detail["grand_total"]), detail["currency"]))),
+        ("Fulfilled by", e(detail["fulfilled_by"])),
+        ("Marketplace", e(detail["marketplace_id"])),
+    ]
+    if address:
+        amazon.append(("Ship to", "<br>".join(e(line) for line in _address_lines(address))))
+    if detail["placed_before_integration"]:
+        amazon.append(("Note", "Placed before the store's integration: it never imports."))
+    parts = [CSS, f"<h3>Amazon order {e(detail['order_number'])}</h3>", facts(amazon)]
+    parts += ["<h4>Items</h4>", _items(detail, show)]
+    parts += ["<h4>Local order</h4>", _local(detail["local_order"], show)]
+    if activity is not None:
+        fba = detail["fulfilled_by"] == "AMAZON"
+        parts += ["<h5>Shipments</h5>", shipments(activity["shipments"], show, fba=fba)]
+        parts += ["<h5>Sent to Amazon</h5>", outbox(activity["outbox"], show)]
+    parts += ["<h4>Status history</h4>", _history(detail["history"], show)]
+    parts += ["<h4>Notes</h4>", f"<p>{e(detail['notes'] or 'none')}</p>"]
+    if detail["error"]:
+        parts.append(f"<p><b>Error:</b> {e(detail['error'])}</p>")
+    return "\n".join(parts)
+
+
+def _address_lines(address: dict) -> list[str]:
+    """An address the way it is written on a parcel, from Amazon's fields."""
+    place = " ".join(
+        str(address[k]) for k in ("city", "stateOrRegion", "postalCode") if address.get(k)
+    )
+    keys = ("name", "companyName", "addressLine1", "addressLine2", "addressLine3")
+    lines = [str(address[k]) for k in keys if address.get(k)]
+    return [*lines, place, str(address.get("countryCode") or "")]
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _amount(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None
+
+
+def _table(headings: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in headings)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    classes = f"ordertools-orders {css}".strip()
+    return f'<table class="{classes}"><thead><tr>{head}</tr></thead>{body}</table>'
+
+
+def _items(detail: dict, show: Display) -> str:
+    if not detail["items"]:
+        return '<p class="ordertools-muted">No items.</p>'
+    return _table(
+        ("SKU", "ASIN", "Title", "Ordered", "Shipped", "Unit price"),
+        (
+            (
+                e(i["sku"]),
+                e(i["asin"]),
+                e(i["title"]),
+                e(i["quantity_ordered"]),
+                e(i["quantity_shipped"]),
+                e(show.money(_amount(i["unit_price"]), detail["currency"])),
+            )
+            for i in detail["items"]
+        ),
+    )
+
+
+def _local(local: dict | None, show: Display) -> str:
+    if local is None:
+        return '<p class="ordertools-muted">Not imported: view only (see the notes).</p>'
+    customer = e(local["customer_name"]) + (
+        " (guest)" if local["is_guest"] else f" &lt;{e(local['customer_email'])}&gt;"
+    )
+    table = facts(
+        [
+            ("Number", e(local["number"])),
+            ("Status", e(local["status"])),
+            ("Customer", customer),
+            ("Created", show.wall_clock(_parse(local["created_at"]))),
+        ]
+    )
+    comments = _table(
+        ("When", "Status", "Comment", "By"),
+        (
+            (show.wall_clock(_parse(h["at"])), e(h["status"]), e(h["comment"]), e(h["source"]))
+            for h in local["history"]
+        ),
+    )
+    return table + "<h5>Comments</h5>" + comments
+
+
+def _history(events: list[dict], show: Display) -> str:
+    if not events:
+        return '<p class="ordertools-muted">No status seen yet.</p>'
+    return _table(
+        ("Seen", "Amazon updated", "Status", "Decision", "Note"),
+        (
+            (
+                show.wall_clock(_parse(ev["observed_at"])),
+                e(show.date(_parse(ev["amazon_updated_at"]))),
+                e(ev["status_word"]),
+                e(ev["action"]),
+                e(ev["note"]),
+            )
+            for ev in events
+        ),
+    )
+
+
+# -- fulfillment: the shipping queue, shipments, the outbox ---------------------------------------
+
+
+def outbox_state(state: str | None, error: str | None = None) -> str:
+    """How far a change for Amazon got, in words; the error (escaped) when there is one."""
+    if state is None:
+        return '<span class="ordertools-muted">nothing sent yet</span>'
+    text = f'<span class="outbox-{e(state)}">{e(state_words(state))}</span>'
+    return text + (f": {e(error)}" if error else "")
+
+
+def awaiting_table(orders, show: Display) -> str:
+    """Orders awaiting shipment (`awaiting.AwaitingOrder`s), oldest first."""
+    if not orders:
+        return '<p class="ordertools-muted">No orders are waiting to be shipped.</p>'
+    return _table(
+        ("Purchase Date", "Order Number", "Local Order", "Buyer's Name", "Grand Total",
+         "Status", "To ship", "Sent to Amazon"),
+        (
+            (
+                e(show.date(o.purchase_date)),
+                e(o.order_number),
+                e(o.local_number),
+                e(o.buyer_name),
+                e(show.money(o.grand_total, o.currency)),
+                e(o.status),
+                e(", ".join(f"{n} × {sku}" for sku, n in o.to_ship)),
+                outbox_state(o.outbox_state, o.outbox_error),
+            )
+            for o in orders
+        ),
+        css="ordertools-awaiting",
+    )  # fmt: skip
+
+
+def outbox(entries: list[dict], show: Display) -> str:
+    """Outbox entries (`fulfillment.order_activity` or `list_outbox` dicts), as given."""
+    if not entries:
+        return '<p class="ordertools-muted">Nothing sent to Amazon yet.</p>'
+    with_order = "order_number" in entries[0]
+    headings = ("Order", "Change", "State", "Attempts") if with_order else ("Change", "State")
+    rows = []
+    for entry in entries:
+        state = outbox_state(entry["state"], entry["last_error"])
+        if with_order:
+            rows.append((e(entry["order_number"]), e(entry["kind"]), state, e(entry["attempts"])))
+        else:
+            rows.append((e(entry["kind"]), state))
+    return _table(headings, rows)
+
+
+def shipments(packages: list[dict], show: Display, *, fba: bool = False) -> str:
+    if not packages:
+        said = "Amazon ships this order (FBA)." if fba else "No shipments made here yet."
+        return f'<p class="ordertools-muted">{said}</p>'
+    return _table(
+        ("Shipped", "Carrier", "Tracking", "Method", "Items"),
+        (
+            (
+                show.wall_clock(p["ship_date"]),
+                e(p["carrier"]),
+                e(p["tracking_number"]),
+                e(p["shipping_method"]),
+                e(", ".join(f"{i['quantity']} × {i['sku']}" for i in p["items"])),
+            )
+            for p in packages
+        ),
+    )

@@ -1,0 +1,112 @@
+"""Order listings as text, JSON, CSV, HTML and Excel: what `ordertools orders --format` writes.
+
+Exports carry exactly the rows and columns shown, with ISO 8601 dates. HTML escapes every piece
+of Amazon's text (buyer names and notes are untrusted) and only ever links to `https://` pages or
+the store's configured local-order template.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from ordertools.domain.money import money
+from ordertools.queries.links import link
+from ordertools.queries.orders import OrderRecord
+
+# The Recent Orders columns (the seed's defaults), then the optional ones, as (key, heading).
+DEFAULT_COLUMNS = (
+    ("purchase_date", "Purchase Date"),
+    ("order_number", "Order Number"),
+    ("status", "Status"),
+    ("buyer_name", "Buyer's Name"),
+    ("grand_total", "Grand Total"),
+)
+OPTIONAL_COLUMNS = (
+    ("notes", "Order Notes"),
+    ("local_order_number", "Local Order Number"),
+    ("fulfilled_by", "Fulfilled By"),
+    ("marketplace_id", "Marketplace"),
+)
+HEADINGS = dict(DEFAULT_COLUMNS + OPTIONAL_COLUMNS)
+
+
+def _frame(records: Sequence[OrderRecord], columns: Sequence[str]) -> pd.DataFrame:
+    rows = [record.to_json() for record in records]
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, "currency"])))
+    return frame
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def render_table(records: Sequence[OrderRecord], columns: Sequence[str]) -> str:
+    if not records:
+        return "No orders match."
+    frame = _frame(records, columns)
+    if "grand_total" in columns:
+        frame["grand_total"] = [money(r.grand_total, r.currency) for r in records]
+    if "purchase_date" in columns:
+        frame["purchase_date"] = [when(r.purchase_date) for r in records]
+    frame = frame[list(columns)].fillna("").rename(columns=HEADINGS)
+    return frame.to_string(index=False)
+
+
+def render_json(records: Sequence[OrderRecord]) -> str:
+    return json.dumps([r.to_json() for r in records], indent=2, ensure_ascii=False)
+
+
+def render_csv(records: Sequence[OrderRecord], columns: Sequence[str]) -> str:
+    frame = _frame(records, [*columns, "link"])
+    return frame.rename(columns=HEADINGS).to_csv(index=False)
+
+
+def render_xlsx(records: Sequence[OrderRecord], columns: Sequence[str]) -> bytes:
+    buffer = io.BytesIO()
+    frame = _frame(records, [*columns, "link"])
+    frame.rename(columns=HEADINGS).to_excel(buffer, index=False, sheet_name="Orders")
+    return buffer.getvalue()
+
+
+def render_html(
+    records: Sequence[OrderRecord],
+    columns: Sequence[str],
+    *,
+    dates: Callable[[datetime | None], str] | None = None,
+    locale: str = "en_US",
+) -> str:
+    """A plain, escaped HTML table; the order number is a link that opens in a new tab.
+
+    `dates` shows the purchase date (the dashboard passes one for the user's time zone);
+    without it the date is ISO 8601, as in exports.
+    """
+    head = "".join(f"<th>{html.escape(HEADINGS.get(c, c))}</th>" for c in columns)
+    body = []
+    for record in records:
+        data = record.to_json()
+        cells = []
+        for column in columns:
+            if column == "grand_total":
+                text = html.escape(money(record.grand_total, record.currency, locale))
+            elif column == "purchase_date" and dates is not None:
+                text = html.escape(dates(record.purchase_date))
+            elif column == "order_number":
+                text = link(html.escape(record.order_number), record.link)
+            else:
+                value = data.get(column)
+                text = html.escape("" if value is None else str(value))
+            cells.append(f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        '<table class="ordertools-orders">\n<thead><tr>'
+        + head
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody>\n</table>\n"
+    )

@@ -1,0 +1,103 @@
+"""What one sync of one store did: counts, failures and the orders it changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ordertools.errors import OrdertoolsError
+
+# How many per-order lines a report keeps for display; the counts always cover everything.
+REPORT_CHANGES_LIMIT = 500
+
+
+@dataclass
+class OrderChange:
+    """One order this run stored or changed, for the run's output."""
+
+    amazon_order_id: str
+    status: str  # the shown word
+    action: str
+    note: str | None
+    local_order_number: str | None = None
+
+
+@dataclass
+class SyncReport:
+    """What one sync of one store did."""
+
+    store: str
+    run_id: int | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    outcome: str = "running"
+    error: str | None = None
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    imported: int = 0
+    canceled: int = 0
+    completed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (order id, reason)
+    changes: list[OrderChange] = field(default_factory=list)
+    requests: int = 0
+    throttled: int = 0
+    opens_at: datetime | None = None  # when the window is still empty: when it will open
+
+    COUNTS = ("new", "updated", "imported", "canceled", "completed", "skipped", "failed")
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTS}
+
+    def note_change(self, change: OrderChange) -> None:
+        if self.keeps_changes:
+            self.changes.append(change)
+
+    @property
+    def keeps_changes(self) -> bool:
+        """Whether another per-order line would be kept (a first sync's 20,000 would not)."""
+        return len(self.changes) < REPORT_CHANGES_LIMIT
+
+    def summary(self) -> str:
+        """The one-screen summary printed at the end of a run."""
+        start, end = self.window_start, self.window_end
+        if start is None or end is None:
+            window = "-"
+        elif end <= start:
+            # A store integrated moments ago: Amazon's data lags, so the first window opens later.
+            window = (
+                f"nothing to read yet (Amazon's data lags; next window opens {_fmt(self.opens_at)})"
+            )
+        else:
+            window = f"{_fmt(start)} .. {_fmt(end)}"
+        lines = [
+            f"Store {self.store}: sync {self.outcome}" + (f" ({self.error})" if self.error else ""),
+            f"  window   {window}",
+            f"  pages    {self.pages} ({self.requests} searchOrders calls,"
+            f" {self.throttled} throttled)",
+            "  orders   " + ", ".join(f"{n} {k}" for k, n in self.counts().items()),
+        ]
+        for order_id, reason in self.failures[:10]:
+            lines.append(f"  failed   {order_id}: {reason}")
+        if len(self.failures) > 10:
+            lines.append(f"  ... and {len(self.failures) - 10} more failures")
+        return "\n".join(lines)
+
+
+class SyncFailed(OrdertoolsError):
+    """`sync_all` finished every store, and at least one failed."""
+
+    def __init__(self, reports: list[SyncReport]):
+        failed = [r for r in reports if r.outcome != "success"]
+        super().__init__(
+            f"{len(failed)} of {len(reports)} stores failed to sync: "
+            + "; ".join(f"{r.store}: {r.error}" for r in failed)
+        )
+        self.reports = reports
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"

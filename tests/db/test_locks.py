@@ -1,0 +1,121 @@
+"""The per-store sync lock, held by real separate processes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from ordertools import db
+from ordertools.db.locks import StoreBusy, store_lock
+
+FORK = multiprocessing.get_context("fork")
+
+
+def _hold(url: str, store_id: int, locked, release, seconds: float) -> None:
+    """Child process: take the lock, say so, keep it until told (or `seconds` pass)."""
+    engine = db.connect(url, migrate=False)
+    with store_lock(engine, store_id):
+        locked.set()
+        release.wait(seconds)
+
+
+class LockHolder:
+    """A child process holding a store's lock."""
+
+    def __init__(self, url: str, store_id: int, seconds: float = 30):
+        self.locked, self.release = FORK.Event(), FORK.Event()
+        self.process = FORK.Process(
+            target=_hold, args=(url, store_id, self.locked, self.release, seconds)
+        )
+        self.process.start()
+        assert self.locked.wait(20), "the holder never got the lock"
+
+    def stop(self) -> None:
+        self.release.set()
+        self.process.join(10)
+        assert self.process.exitcode == 0
+
+
+def test_a_second_sync_of_the_store_is_refused_and_says_who_holds_it(db_url, engine, store):
+    holder = LockHolder(db_url, store.id)
+    try:
+        with pytest.raises(StoreBusy) as caught, store_lock(engine, store.id):
+            pass
+        message = str(caught.value)
+        assert message.startswith(
+            f"store acme is already syncing (pid {holder.process.pid} on host "
+            f"{socket.gethostname()} since "
+        )
+        assert message.endswith(" UTC); try again later")
+        with store_lock(engine, store.id + 1):  # other stores sync meanwhile
+            pass
+    finally:
+        holder.stop()
+    with store_lock(engine, store.id):
+        pass
+
+
+def test_a_waiting_sync_runs_when_the_holder_finishes(db_url, engine, store):
+    holder = LockHolder(db_url, store.id, seconds=0.5)
+    started = time.monotonic()
+    with store_lock(engine, store.id, wait=20):
+        pass
+    assert time.monotonic() - started < 10
+    holder.stop()
+
+
+def test_waiting_gives_up_after_the_timeout(db_url, engine, store):
+    holder = LockHolder(db_url, store.id)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match=r"after waiting 0\.\d s"):
+            with store_lock(engine, store.id, wait=0.6):
+                pass
+        assert 0.5 < time.monotonic() - started < 5
+    finally:
+        holder.stop()
+
+
+def test_the_lock_is_released_when_the_holder_is_killed(db_url, engine, store):
+    holder = LockHolder(db_url, store.id)
+    with pytest.raises(StoreBusy), store_lock(engine, store.id):
+        pass
+    holder.process.kill()  # SIGKILL: no finally blocks, no atexit
+    holder.process.join(10)
+    assert holder.process.exitcode == -9
+    with store_lock(engine, store.id, wait=10):  # the server notices the dead session quickly
+        pass
+
+
+def test_one_process_cannot_hold_a_store_twice(engine, store):
+    with store_lock(engine, store.id):
+        with pytest.raises(StoreBusy, match=rf"\(pid {os.getpid()} on host"):
+            with store_lock(engine, store.id):
+                pass
+    with store_lock(engine, store.id):
+        pass
+
+
+def test_in_memory_sqlite_locks_within_the_process():
+    engine = db.connect("sqlite://")
+    inside, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store_lock(engine, 1):
+            inside.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert inside.wait(5)
+    with pytest.raises(StoreBusy, match="store #1 is already syncing"), store_lock(engine, 1):
+        pass
+    done.set()
+    thread.join()
+    with store_lock(engine, 1):
+        pass

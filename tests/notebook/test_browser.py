@@ -1,0 +1,170 @@
+"""The dashboard in a real browser: Voila serves the notebooks, Debian's Chromium shows them.
+
+Playwright drives `/usr/bin/chromium` (it must never download a browser of its own here). The
+order book is the deterministic demo one the notebooks' reference outputs come from. A missing
+Chromium skips this test on a workstation and fails it in CI (`CI` set): `.ci/run` installs it.
+A screenshot of the dashboard is saved under `test-artifacts/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ordertools import db
+from ordertools.db import Store
+from ordertools.demo import REFERENCE_AT, REFERENCE_TZ, build_demo_order_book
+from ordertools.notebook.launch import dashboard_url, free_port, voila_command, wait_for_port
+from ordertools.runs.notebooks import notebooks_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("ORDERTOOLS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 60_000
+# Recent Orders' table (Orders awaiting shipment, above it, is a table of the same style).
+RECENT = "table.ordertools-orders:not(.ordertools-awaiting)"
+
+
+def _chromium_or_skip() -> str:
+    if Path(CHROMIUM).is_file() or shutil.which(CHROMIUM):
+        return CHROMIUM
+    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the browser test")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    """Voila on a free port over the demo order book; yields (base URL, engine)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
+    engine = db.connect(url)
+    build_demo_order_book(engine, REFERENCE_AT)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ORDERTOOLS_DB": url,
+        "ORDERTOOLS_TZ": REFERENCE_TZ,
+        "ORDERTOOLS_VOILA_URL": base,
+    }
+    env.pop("QUERY_STRING", None)
+    log = (tmp_path_factory.mktemp("voila") / "voila.log").open("w")
+    server = subprocess.Popen(
+        voila_command(notebooks_dir(), port), env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port)
+        yield base, engine
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        engine.dispose()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def _import_enabled(engine) -> bool:
+    with db.session(engine) as session:
+        return session.scalar(select(Store.import_enabled).where(Store.name == "acme-us"))
+
+
+def _open_dashboard(page, base: str) -> None:
+    page.goto(dashboard_url(base, "acme-us"), timeout=WAIT_MS)
+    page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
+    page.get_by_text("Orders 1–", exact=False).first.wait_for(timeout=WAIT_MS)
+
+
+def test_dashboard_in_chromium(voila, browser):
+    base, engine = voila
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    started = time.monotonic()
+    _open_dashboard(page, base)
+
+    # Recent Orders: real links, Seller Central for view-only orders, the local page otherwise.
+    recent = page.locator(RECENT).first
+    seller = recent.locator('a[href^="https://sellercentral.amazon.com/orders-v3/order/"]')
+    local = recent.locator(f'a[href^="{base}/voila/render/order.ipynb?store=acme-us&order="]')
+    assert seller.count() >= 1 and local.count() >= 1
+    assert seller.first.get_attribute("target") == "_blank"
+    assert page.get_by_text('<script>alert("x")</script> Smith').count() >= 1  # shown as text
+    # Orders awaiting shipment: the queue and its Ship / Cancel picker.
+    page.locator("th", has_text="To ship").first.wait_for(timeout=WAIT_MS)
+    assert page.get_by_text("Choose an order to ship or cancel").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Voila scrolls inside its own container, so a tall viewport shows the whole page.
+    page.set_viewport_size({"width": 1280, "height": 3400})
+    page.screenshot(path=str(ARTIFACTS / "store_dashboard.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # A filter narrows All Orders.
+    pager = page.get_by_text("Orders 1–", exact=False).first
+    before = pager.inner_text()
+    buyer = page.locator(".widget-text", has_text="Buyer's name").locator("input")
+    buyer.fill("josé")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("Active filters:", exact=False).wait_for(timeout=WAIT_MS)
+    page.wait_for_function(
+        "before => [...document.querySelectorAll('.widget-html')].some("
+        "e => e.innerText.includes('Orders 1–') && !e.innerText.includes(before))",
+        arg=before.strip(),
+        timeout=WAIT_MS,
+    )
+    assert int(pager.inner_text().split(" of ")[1].split()[0]) < int(
+        before.split(" of ")[1].split()[0]
+    )
+
+    # The import toggle persists: flip it, the database changes, a reload shows it flipped.
+    assert _import_enabled(engine) is True
+    page.locator(".widget-toggle-buttons button", has_text="Disabled").click()
+    deadline = time.monotonic() + 30
+    while _import_enabled(engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _import_enabled(engine) is False
+    page.reload()
+    _open_dashboard(page, base)
+    disabled = page.locator(".widget-toggle-buttons button", has_text="Disabled")
+    assert "mod-active" in (disabled.get_attribute("class") or "")
+    assert page.get_by_text("no local orders are created", exact=False).count() >= 1
+
+    # An order page opens from its link.
+    href = (
+        page.locator(RECENT)
+        .first.locator(f'a[href^="{base}/voila/render/order.ipynb"]')
+        .first.get_attribute("href")
+    )
+    order_page = browser.new_page()
+    order_page.goto(href, timeout=WAIT_MS)
+    order_page.get_by_text("Status history").wait_for(timeout=WAIT_MS)
+    assert order_page.get_by_text("Local order").count() >= 1
+    assert order_page.get_by_role("button", name="Add comment").count() == 1
+    order_page.screenshot(path=str(ARTIFACTS / "order_page.png"), full_page=True)
+    assert time.monotonic() - started < 120
