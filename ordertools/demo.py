@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from ordertools import db
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
 from ordertools.domain import stores
+from ordertools.notebook.launch import open_dashboard
 from ordertools.queries.exports import DEFAULT_COLUMNS, render_table
 from ordertools.queries.orders import query_orders
 from ordertools.sync.run import sync_store
@@ -54,8 +55,6 @@ def run_demo(
             echo(f"\nRecent Orders of {name} (newest first; Pending hidden until verified):")
             echo(render_table(records, [key for key, _ in DEFAULT_COLUMNS]) + "\n")
         if open_with:
-            from ordertools.notebook.launch import open_dashboard
-
             open_dashboard(engine, names[0], open_with, echo=echo)
             return
     echo(dashboard_hint(names[0] if names else "acme-us"))

@@ -9,6 +9,10 @@
 
 It behaves as Amazon documents in its models: LWA tokens that expire, usage plans that answer
 429, searchOrders' parameter rules and paging snapshots, updates visible only after a delay.
+
+It imports `ordertools.amazon` (the usage plans, the demo credentials, the models' rules) and is
+imported only by the demo, the benches and the tests: production code never loads it or its web
+server (an import-linter contract in pyproject.toml).
 """
 
 from ordertools.amazon.emulator.clock import ManualClock
