@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -303,3 +304,58 @@ def test_the_sync_notebook_matches_its_reference_outputs():
         timeout=240,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """ordertools built as a wheel, the way `pip install .` builds it."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
+        check=True,
+        timeout=600,
+    )
+    return next(out.glob("ordertools-*.whl"))
+
+
+def test_a_regular_install_runs_the_scheduled_recipe_from_home(wheel, book, tmp_path):
+    """`pip install <wheel>`, then the command `schedule print` gives, from $HOME: the notebooks
+    come from the installed package, not from a checkout."""
+    venv, home = tmp_path / "venv", tmp_path / "home"
+    home.mkdir()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # The dependencies come from this environment's site-packages, on the path after the new
+    # venv's own (a plain path: this environment's editable install is not loaded); ordertools
+    # itself comes only from the wheel.
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
+        check=True,
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("ORDERTOOLS_NOTEBOOKS", "PYTHONPATH")
+    }
+    env |= {"HOME": str(home), "ORDERTOOLS_DB": str(book.url), "ORDERTOOLS_RUNS_DIR": str(home)}
+
+    def in_home(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            args, cwd=home, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    where = in_home(str(python), "-c", "import ordertools; print(ordertools.__file__)")
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
+    units = in_home(str(python), "-m", "ordertools", "schedule", "print", "-p", "store", "acme")
+    [command] = [line.removeprefix("ExecStart=") for line in units.stdout.splitlines()
+                 if line.startswith("ExecStart=")]  # fmt: skip
+    done = in_home("/bin/sh", "-c", command)
+    assert done.returncode == 0, done.stderr
+    assert "sync.ipynb (store acme) succeeded" in done.stdout
+    [run] = runs_in(book)
+    assert run.outcome == "success" and run.output_path.startswith(str(home))
