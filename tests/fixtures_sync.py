@@ -217,3 +217,31 @@ def shop(engine, sync_emulator, emulator_clock) -> Shop:
     integrated_at = (emulator_clock() - timedelta(days=1)).replace(microsecond=0)
     add_emulated_store(engine, sync_emulator, "acme", integrated_at)
     return Shop(engine, sync_emulator, emulator_clock, integrated_at)
+
+
+# -- fulfillment: orders to ship, a client that gives up fast ----------------------------------
+
+TEA = "TEA-GRN-100"
+
+
+def fast_client(shop: Shop) -> AmazonClient:
+    """A client of the store with the tests' fast usage plans and retries."""
+    return AmazonClient(
+        Credentials.from_env(),
+        endpoint=shop.emu.base_url,
+        token_url=shop.emu.token_url,
+        store_name=shop.name,
+        plans=FAST_PLANS,
+        retry=FAST_RETRIES,
+    )
+
+
+def imported(shop: Shop, *, mugs: int = 2, teas: int = 1, **fields) -> str:
+    """An Unshipped FBM order of mugs and tea, synced into the order book; its Amazon id."""
+    items = [{"sku": MUG, "title": "Mug", "quantity": mugs, "price": "14.99"}]
+    if teas:
+        items.append({"sku": TEA, "title": "Tea", "quantity": teas, "price": "9.49"})
+    order_id = shop.world.add_order(items=items, **fields)
+    shop.later()
+    shop.sync()
+    return order_id

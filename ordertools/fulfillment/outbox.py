@@ -53,8 +53,10 @@ STATE_WORDS = {
 
 def state_words(state: str, *, sentence: bool = False) -> str:
     """An outbox state in words (a state this version doesn't know: the state itself)."""
-    words = STATE_WORDS.get(state)
-    return state if words is None else words[sentence]
+    if state not in STATE_WORDS:
+        return state
+    in_a_table, in_a_sentence = STATE_WORDS[state]
+    return in_a_sentence if sentence else in_a_table
 
 
 Clock = Callable[[], datetime]

@@ -17,8 +17,11 @@ import ipywidgets as widgets
 from ordertools.domain.stores import update_settings
 from ordertools.errors import OrdertoolsError
 from ordertools.notebook import pages
+from ordertools.notebook.all_orders import AllOrders
+from ordertools.notebook.awaiting import AwaitingShipment
 from ordertools.notebook.base import Dashboard, Section, html_widget, kernel_engine, parameters, say
 from ordertools.notebook.pages import CSS, Display
+from ordertools.notebook.run_history import RunHistory
 from ordertools.queries.exports import DEFAULT_COLUMNS
 from ordertools.queries.orders import query_orders
 from ordertools.queries.store_data import last_sync, revenue, store_data
@@ -250,11 +253,6 @@ class StoreDashboard:
     """Every section of the store dashboard, built on one store."""
 
     def __init__(self, dash: Dashboard):
-        # The bigger sections have modules of their own, built on this one.
-        from ordertools.notebook.all_orders import AllOrders
-        from ordertools.notebook.awaiting import AwaitingShipment
-        from ordertools.notebook.run_history import RunHistory
-
         self.dash = dash
         self.header = StoreHeader(dash, on_synced=self.refresh)
         self.settings = OrderSettings(dash)

@@ -41,8 +41,6 @@ def order_page_parts(session, dash: Dashboard, order: str):
 def order_page(store: str, order: str, time_zone: str | None = None):
     """`notebooks/order.ipynb`: one order, whatever its status (Voila: `?store=..&order=..`),
     with Add comment and, while it is open, Ship and Cancel."""
-    pass  # built on this module's Section
-
     chosen = parameters(store=store, order=order, time_zone=time_zone)
     dash = Dashboard(kernel_engine(), chosen["store"], show=Display.for_user(chosen["time_zone"]))
     try:

@@ -12,53 +12,25 @@ from threading import Thread
 
 import pytest
 from click.testing import CliRunner
-from fixtures_emulator import FAST_PLANS
-from fixtures_sync import API_LAG, MUG, Shop
+from fixtures_sync import API_LAG, MUG, TEA, Shop, fast_client, imported
 from sqlalchemy import select
 
 from ordertools import fulfillment
-from ordertools.amazon.auth import Credentials
-from ordertools.amazon.client import FAST_RETRIES, AmazonClient
 from ordertools.amazon.feeds import read_processing_report
 from ordertools.cli import main
 from ordertools.db import OutboxEntry
 from ordertools.db import session as db_session
 from ordertools.fulfillment.actions import FulfillmentRefused
 
-TEA = "TEA-GRN-100"
-
 
 class Crash(Exception):
     """The process dying at a chosen point (no handler in ordertools catches it)."""
-
-
-def fast_client(shop: Shop) -> AmazonClient:
-    """A client of the store with the tests' fast usage plans and retries."""
-    return AmazonClient(
-        Credentials.from_env(),
-        endpoint=shop.emu.base_url,
-        token_url=shop.emu.token_url,
-        store_name=shop.name,
-        plans=FAST_PLANS,
-        retry=FAST_RETRIES,
-    )
 
 
 @pytest.fixture
 def client(shop: Shop):
     with fast_client(shop) as client:
         yield client
-
-
-def imported(shop: Shop, *, mugs: int = 2, teas: int = 1, **fields) -> str:
-    """An Unshipped FBM order of mugs and tea, synced into the order book; its Amazon id."""
-    items = [{"sku": MUG, "title": "Mug", "quantity": mugs, "price": "14.99"}]
-    if teas:
-        items.append({"sku": TEA, "title": "Tea", "quantity": teas, "price": "9.49"})
-    order_id = shop.world.add_order(items=items, **fields)
-    shop.later()
-    shop.sync()
-    return order_id
 
 
 def ship(shop: Shop, client, order: str, **options):

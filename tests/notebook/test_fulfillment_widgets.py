@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fixtures_sync import MUG, Shop
+from fixtures_sync import MUG, TEA, Shop, fast_client, imported
 from sqlalchemy import select
-from test_fulfillment import TEA, fast_client, imported
 
 from ordertools import db
 from ordertools.db import NotebookRun, OutboxEntry
