@@ -7,17 +7,47 @@ commands open the order book with `order_book(ctx)` and fail with `fail(message,
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ordertools import db
+from ordertools.db.engine import (
+    is_beside_order_book,
+    is_read_only,
+    is_read_only_failure,
+    read_only_message,
+)
 from ordertools.domain.instants import parse_instant
 from ordertools.errors import OrdertoolsError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `kill`, systemd stopping a unit), raised where the command is,
+    like Ctrl-C: every wait ends, every transaction rolls back, every lock is let go."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (click may run elsewhere in tests)
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Group(click.Group):
@@ -38,12 +68,17 @@ class Group(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _sigterm_as_interrupt():
+                return super().invoke(ctx)
         except OrdertoolsError as exc:
             fail(str(exc), exc.exit_code)
         except SQLAlchemyError as exc:
+            if is_read_only_failure(exc):
+                read_only_failure(ctx)
             reason = first_line(getattr(exc, "orig", None) or exc)
             fail(f"the order book failed: {reason}; check ORDERTOOLS_DB and try again", 1)
+        except Terminated:
+            fail("terminated; nothing half-done was kept (the next run picks up)", 143)
         except KeyboardInterrupt:
             fail("interrupted; nothing half-done was kept (the next run picks up)", 130)
         except click.exceptions.NoArgsIsHelpError:
@@ -53,6 +88,10 @@ class Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) and refused_beside_read_only_book(ctx, exc):
+                # A sync's lock file goes beside the order book, into the folder that made it
+                # read-only: the same cause as a refused write, so the same line.
+                read_only_failure(ctx)
             if os.environ.get("ORDERTOOLS_DEBUG"):
                 raise
             fail(
@@ -60,6 +99,19 @@ class Group(click.Group):
                 "please report it; ORDERTOOLS_DEBUG=1 shows the traceback)",
                 1,
             )
+
+
+def refused_beside_read_only_book(ctx: click.Context, exc: OSError) -> bool:
+    engine = ctx.obj.get("engine") if isinstance(ctx.obj, dict) else None
+    return (
+        engine is not None and is_read_only(engine) and is_beside_order_book(engine, exc.filename)
+    )
+
+
+def read_only_failure(ctx: click.Context):
+    """A write refused by a read-only order book: a setup to change, hence exit 2."""
+    engine = ctx.obj.get("engine") if isinstance(ctx.obj, dict) else None
+    fail(read_only_message(engine.url if engine is not None else None), 2)
 
 
 def usage_failure(exc: click.UsageError):

@@ -4,6 +4,10 @@
 the schema to the newest migration, so users never run a migration by hand. Two processes that
 open a fresh database at once are serialized (an exclusive SQLite transaction, a PostgreSQL
 advisory lock), so the second finds the schema already built.
+
+An SQLite file this process cannot change (its file or its folder is not writable) is opened
+read-only: every command that only reads works, and one that writes fails with one line saying
+the order book is read-only (`is_read_only_failure`, `read_only_message`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 import platformdirs
@@ -38,6 +43,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 # pg_advisory_xact_lock key held while migrating; "ordt" as an int, unlikely to meet another app's.
 _MIGRATION_LOCK_KEY = 0x6F726474
+# Engine execution option that marks an order book opened read-only (see `is_read_only`).
+_READ_ONLY_OPTION = "ordertools_read_only"
+# PostgreSQL's SQLSTATE for a write in a read-only transaction (a standby, or
+# default_transaction_read_only): the server's way of saying what SQLITE_READONLY says.
+_PG_READ_ONLY_SQLSTATE = "25006"
 
 
 def default_url() -> str:
@@ -46,7 +56,14 @@ def default_url() -> str:
     if url:
         return url
     data_dir = Path(platformdirs.user_data_dir("ordertools"))
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # The default folder is ours to create: a first run must just work.
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the order book's folder {data_dir} ({exc.strerror or exc}): "
+            f"create it, or point {ENV_VAR} elsewhere"
+        ) from None
     return f"sqlite:///{data_dir / 'ordertools.db'}"
 
 
@@ -55,28 +72,39 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
 
     SQLite runs in WAL mode (readers never block the writer) with a 30 s busy timeout and
     foreign keys on; PostgreSQL goes through psycopg 3 with pre-ping. `migrate=False` skips the
-    schema upgrade (tests of the migrations themselves). A bad URL or a database that does not
-    answer raises `ConfigurationError` naming the URL, password masked.
+    schema upgrade (tests of the migrations themselves). A bad URL, a missing folder or a
+    database that does not answer raises `ConfigurationError` naming the URL, password masked.
+    An SQLite file this process cannot change opens read-only (`is_read_only`).
     """
     raw = url if url is not None else default_url()
     try:
         parsed = _normalize(make_url(raw))
-    except ArgumentError:
-        raise ConfigurationError(
-            f"{_mask(str(raw))!r} is not a database URL; set {ENV_VAR} to e.g. "
-            "sqlite:///path/orders.db or postgresql://user@host/dbname"
-        ) from None
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        raise ConfigurationError(_not_openable(_shown_unparsable(str(raw)))) from None
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ConfigurationError(
-            f"unsupported database URL {shown}: ordertools works with sqlite:// and postgresql://"
-        )
+        raise ConfigurationError(_not_openable(repr(shown)))
+    read_only_uri = None
+    if parsed.get_backend_name() == "sqlite" and (path := _sqlite_file(parsed)) is not None:
+        # SQLite would only say "unable to open database file"; name the folder instead.
+        folder = path.absolute().parent
+        if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigurationError(
+                f"the order book's folder {folder} {problem}: create it, or point {ENV_VAR} "
+                "elsewhere"
+            )
+        read_only_uri = _read_only_uri(path)
     try:
         engine = (
-            _sqlite_engine(parsed) if parsed.get_backend_name() == "sqlite" else _pg_engine(parsed)
+            _sqlite_engine(parsed, read_only_uri)
+            if parsed.get_backend_name() == "sqlite"
+            else _pg_engine(parsed)
         )
-    except (NoSuchModuleError, ImportError) as exc:  # e.g. a driver that is not installed
-        raise ConfigurationError(f"cannot use {shown}: {exc}") from None
+    # A driver or dialect that is not installed, or URL arguments the driver cannot take
+    # (sqlite://host/..., ?timeout=soon).
+    except (NoSuchModuleError, ImportError, ArgumentError, ValueError, TypeError):
+        raise ConfigurationError(_not_openable(repr(shown))) from None
 
     try:
         if migrate:
@@ -86,6 +114,12 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
                 pass
     except DBAPIError as exc:
         engine.dispose()
+        if is_read_only_failure(exc):
+            # At head, opening only reads; so this one has no schema yet, or an older one.
+            raise ConfigurationError(
+                f"the order book {shown} is read-only, and its schema must be created or "
+                "upgraded first: open it once where it is writable"
+            ) from None
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         if parsed.password:
             reason = reason.replace(str(parsed.password), "***")
@@ -103,11 +137,91 @@ def _normalize(url: URL) -> URL:
     return url
 
 
-def _mask(raw: str) -> str:
-    try:
-        return make_url(raw).render_as_string(hide_password=True)
-    except ArgumentError:
-        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", raw)
+def _not_openable(shown: str) -> str:
+    return (
+        f"{ENV_VAR} (or --db) {shown} is not a database URL this machine can open: "
+        "use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def _shown_unparsable(raw: str) -> str:
+    """Text that is not a URL, as an error may show it: its scheme at most.
+
+    Unparsed, there is no telling where a password sits in it, so nothing after the scheme
+    is shown.
+    """
+    scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*)://", raw)
+    return f"'{scheme[1]}://...'" if scheme else "(a value with no scheme://)"
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file an SQLite URL names (None in memory, or a URI this cannot follow)."""
+    if is_memory_sqlite(url):
+        return None
+    database = url.database or ""
+    uri = str(url.query.get("uri", "")).lower() in ("1", "true", "yes", "on", "t", "y")
+    if uri and database.startswith("file:"):  # sqlite:///file:/path/orders.db?mode=ro&uri=true
+        parts = urlsplit(database)
+        if parts.netloc not in ("", "localhost"):
+            return None
+        return Path(unquote(parts.path))
+    return Path(database)
+
+
+def _read_only_uri(path: Path) -> str | None:
+    """An SQLite URI opening `path` read-only, when this process cannot change it; else None.
+
+    Opened as usual, such a file cannot even be read: SQLite creates `-wal`/`-shm` files beside
+    a WAL database before its first read, and fails (SQLITE_READONLY_DIRECTORY) when the folder
+    refuses them. Where the folder takes them, they would stay behind (a read-only reader
+    cannot clean up), read-only like the file, and later turn the owner's writes away too.
+    """
+    folder = path.absolute().parent
+    if not path.exists() or (os.access(path, os.W_OK) and os.access(folder, os.W_OK)):
+        return None  # a new file is SQLite's to create (or to refuse)
+    uri = f"file:{quote(str(path.absolute()), safe='/')}?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        # `immutable`: read the file alone, no -wal/-shm, no locks. No -wal beside it means no
+        # writer has the database open, so every commit is in the file; a writer starting
+        # while a command reads could go unseen, a small price for the file being readable.
+        # With a -wal (a writer at work), plain mode=ro reads it, and immutable would miss it.
+        uri += "&immutable=1"
+    return uri
+
+
+def is_read_only(engine: Engine) -> bool:
+    """Whether `connect()` opened this order book read-only (a file this process cannot change,
+    or a URL asking for mode=ro)."""
+    return bool(engine.get_execution_options().get(_READ_ONLY_OPTION))
+
+
+def is_beside_order_book(engine: Engine, filename: object) -> bool:
+    """Whether `filename` is the SQLite order book's file or one kept beside it (its -wal and
+    -shm, a sync's lock file): a refusal to write one of these is the order book's."""
+    path = _sqlite_file(engine.url) if engine.url.get_backend_name() == "sqlite" else None
+    if path is None or not isinstance(filename, str | os.PathLike):
+        return False
+    book, other = path.absolute(), Path(filename).absolute()
+    return other.parent == book.parent and other.name.startswith(book.name)
+
+
+def is_read_only_failure(exc: BaseException) -> bool:
+    """Whether a database error says the order book refuses writes (SQLite's "attempt to write
+    a readonly database", PostgreSQL's read-only transaction)."""
+    orig = getattr(exc, "orig", None)
+    if (getattr(orig, "sqlite_errorname", None) or "").startswith("SQLITE_READONLY"):
+        return True
+    return getattr(orig, "sqlstate", None) == _PG_READ_ONLY_SQLSTATE
+
+
+def read_only_message(url: URL | None = None) -> str:
+    """The one line for a write to a read-only order book: what is wrong, what to do."""
+    where = f" {url.render_as_string(hide_password=True)}" if url is not None else ""
+    if url is not None and url.get_backend_name() == "postgresql":
+        fix = "connect to the primary server as a user that may write"
+    else:
+        fix = f"make its file and folder writable for this user, or point {ENV_VAR} elsewhere"
+    return f"the order book{where} is read-only and this command changes it: {fix}"
 
 
 UNICODE_LOWER = "unicode_lower"  # SQL name of Python's str.lower on SQLite connections
@@ -138,7 +252,10 @@ def _pg_engine(url: URL) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=args, json_serializer=_json_dumps)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, read_only_uri: str | None = None) -> Engine:
+    """`read_only_uri` (from `_read_only_uri`) opens the file read-only; `engine.url` stays the
+    user's URL, so messages and the lock files beside the database keep its real path."""
+    read_only = read_only_uri is not None or url.query.get("mode") == "ro"
     if is_memory_sqlite(url):
         # One shared connection, or every session would see its own empty database.
         engine = create_engine(
@@ -152,12 +269,20 @@ def _sqlite_engine(url: URL) -> Engine:
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             json_serializer=_json_dumps,
+            execution_options={_READ_ONLY_OPTION: read_only},
         )
+    if read_only_uri is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _open_read_only(_dialect, _record, cargs, cparams) -> None:
+            cargs[:] = [read_only_uri]
+            cparams["uri"] = True
 
     @event.listens_for(engine, "connect")
     def _tune(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # persistent; "memory" for :memory:
+        if not read_only:  # a read-only file keeps the journal mode it has
+            cursor.execute("PRAGMA journal_mode=WAL")  # persistent; "memory" for :memory:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; only the last commit at risk

@@ -9,13 +9,17 @@ starting "Error:", a non-zero exit, and no traceback.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -314,6 +318,173 @@ def test_order_book_from_the_environment(tmp_path, monkeypatch):
     assert "acme" in ok(None, "store", "list").stdout
 
 
+# -- an order book that cannot be opened, or only read -------------------------------------------
+
+
+def config_error(url: str | None, *args, **kwargs) -> str:
+    """Run a command that must fail as a configuration error (exit 2); returns its line."""
+    result = cli(url, *args, **kwargs)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+CANNOT_OPEN = (
+    "is not a database URL this machine can open: use sqlite:///PATH or postgresql://USER@HOST/DB"
+)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("garbage://:::", "'garbage://...'"),  # unparsable: no more than the scheme
+        ("postgresql://bob:s3cret@db.example:port/orders", "'postgresql://...'"),
+        ("nosuchdb://x", "'nosuchdb://x'"),  # no such backend
+        ("mysql://bob:s3cret@db.example/orders", "'mysql://bob:***@db.example/orders'"),
+        ("sqlite+nosuchdriver:///orders.db", "'sqlite+nosuchdriver:///orders.db'"),
+        ("s3cret", "(a value with no scheme://)"),
+    ],
+)
+def test_a_url_this_machine_cannot_open_is_one_line(url, shown):
+    for how in ({"env": {"ORDERTOOLS_DB": url}}, {}):  # ORDERTOOLS_DB, then --db
+        line = config_error(None if how else url, "store", "list", **how)
+        assert line == f"Error: ORDERTOOLS_DB (or --db) {shown} {CANNOT_OPEN}"
+        assert "s3cret" not in line
+
+
+def test_an_order_book_in_a_missing_folder_names_the_folder(tmp_path):
+    folder = tmp_path / "no" / "such"
+    line = config_error(f"sqlite:///{folder / 'orders.db'}", "store", "list")
+    assert line == (
+        f"Error: the order book's folder {folder} does not exist: create it, or point "
+        "ORDERTOOLS_DB elsewhere"
+    )
+    assert not (tmp_path / "no").exists()  # nothing created where the user did not ask
+
+
+def test_the_default_order_book_folder_is_created(tmp_path, monkeypatch):
+    data = tmp_path / "home" / ".local" / "share"
+    monkeypatch.setattr("platformdirs.user_data_dir", lambda app: str(data / app))
+    ok(None, "store", "add", "acme", "--marketplace", "ATVPDKIKX0DER")
+    assert (data / "ordertools" / "ordertools.db").is_file()
+    assert "acme" in ok(None, "store", "list").stdout  # the folder already there is fine too
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setattr("platformdirs.user_data_dir", lambda app: str(blocked / app))
+    line = config_error(None, "store", "list")
+    assert line.startswith(f"Error: cannot create the order book's folder {blocked / 'ordertools'}")
+    assert line.endswith(": create it, or point ORDERTOOLS_DB elsewhere")
+
+
+def _read_only_line(url: str) -> str:
+    return (
+        f"Error: the order book {url} is read-only and this command changes it: make its file "
+        "and folder writable for this user, or point ORDERTOOLS_DB elsewhere"
+    )
+
+
+def test_a_read_only_order_book_reads_and_refuses_writes_in_one_line(synced, amazon):
+    # SQLite's own read-only open: refused writes are SQLITE_READONLY, as for a file the user
+    # may not write (which root, running these tests, always may; see the test below).
+    path = synced.removeprefix("sqlite:///")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    before = orders_json(synced, "acme-us", *EVERY_STATUS)
+    assert before and orders_json(read_only, "acme-us", *EVERY_STATUS) == before
+    assert "acme-us" in ok(read_only, "store", "list").stdout
+
+    shown = "sqlite:///file%3A" + path + "?mode=ro&uri=true"  # as SQLAlchemy renders it
+    local = next(r["local_order_number"] for r in before if r["local_order_number"])
+    for command in (
+        ["store", "add", "b", "--marketplace", "ATVPDKIKX0DER"],
+        ["settings", "acme-us", "--import", "disabled"],
+        ["comment", local, "a note", "--store", "acme-us"],
+    ):
+        assert config_error(read_only, *command) == _read_only_line(shown)
+    assert orders_json(synced, "acme-us", *EVERY_STATUS) == before
+    assert list(stores_json(synced)) == ["acme-us"]
+
+
+def _as_unprivileged_user() -> list[str]:
+    """The prefix that runs a command as a user file permissions apply to (root ignores them)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: no user that file permissions bind")
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    prefix = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    probe = subprocess.run(
+        [*prefix, str(ORDERTOOLS), "--version"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot run {ORDERTOOLS}")
+    return prefix
+
+
+def test_a_book_whose_file_and_folder_are_not_writable_reads_and_refuses_writes():
+    """The real thing: a 0444 file in a 0555 folder, opened by a user those bits apply to."""
+    prefix = _as_unprivileged_user()
+    # Not pytest's tmp_path: its parent is private to root, and nobody must reach the book.
+    top = Path(tempfile.mkdtemp(prefix="ordertools-read-only-"))
+    folder, book = top / "books", top / "books" / "orders.db"
+    try:
+        top.chmod(0o755)
+        folder.mkdir()
+        url = f"sqlite:///{book}"
+        ok(url, "store", "add", "acme", "--marketplace", "ATVPDKIKX0DER",
+           "--integrated-at", "2026-01-01T00:00:00Z")  # fmt: skip
+        book.chmod(0o444)
+        folder.chmod(0o555)
+        stored = hashlib.sha256(book.read_bytes()).hexdigest()
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            done = subprocess.run(
+                [*prefix, str(ORDERTOOLS), *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                env={"PATH": "/usr/bin:/bin", "HOME": str(top), "ORDERTOOLS_DB": url},
+            )
+            assert "Traceback" not in done.stdout + done.stderr
+            return done
+
+        listed = run("store", "list")
+        assert listed.returncode == 0 and "acme" in listed.stdout, listed.stderr
+        assert run("orders", "acme").returncode == 0
+        for command in (["store", "add", "b", "--marketplace", "ATVPDKIKX0DER"], ["sync", "acme"]):
+            refused = run(*command)
+            assert refused.returncode == 2
+            assert refused.stderr == _read_only_line(url) + "\n"
+        # A file the command writes elsewhere is not the order book's problem.
+        export = run("orders", "acme", "--format", "csv", "--output", str(folder / "x.csv"))
+        assert export.returncode != 0 and "is read-only and" not in export.stderr
+        # Nothing changed, and no -wal/-shm left behind to trouble the owner's next write.
+        assert hashlib.sha256(book.read_bytes()).hexdigest() == stored
+        assert [p.name for p in folder.iterdir()] == ["orders.db"]
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(top)
+
+
+def test_a_read_only_postgresql_order_book_reads_and_refuses_writes(pg_url):
+    ok(pg_url, "store", "add", "acme", "--marketplace", "ATVPDKIKX0DER")
+    # A server that takes no writes (a standby, or this setting): SQLSTATE 25006 on a write.
+    read_only = pg_url + "?options=-c%20default_transaction_read_only%3Don"
+    assert "acme" in ok(read_only, "store", "list").stdout
+    line = config_error(read_only, "store", "add", "b", "--marketplace", "ATVPDKIKX0DER")
+    assert line.startswith("Error: the order book postgresql+psycopg://")
+    assert line.endswith(
+        "is read-only and this command changes it: connect to the primary server as a user "
+        "that may write"
+    )
+    assert list(stores_json(pg_url)) == ["acme"]
+
+
 # -- sync and orders -----------------------------------------------------------------------------
 
 
@@ -560,7 +731,7 @@ def test_failed_sync_keeps_what_was_stored(synced, amazon, emulator_factory, fas
     cursor = stores_json(synced)["acme-us"]["cursor"]
     amazon.stop()  # the port is closed now
     line = error(synced, "sync", "acme-us")
-    assert "could not reach 127.0.0.1" in line
+    assert "could not reach 127.0.0.1" in line and "is `ordertools emulator` running?" in line
     assert orders_json(synced, "acme-us", *EVERY_STATUS) == before
     assert stores_json(synced)["acme-us"]["cursor"] == cursor
 
@@ -575,6 +746,35 @@ def test_failed_sync_keeps_what_was_stored(synced, amazon, emulator_factory, fas
     assert "Store acme-us: sync failed" in result.stdout
     assert "Store other: sync success" in result.stdout
     assert orders_json(synced, "acme-us", *EVERY_STATUS) == before
+
+
+@pytest.mark.parametrize(
+    "base, advice",
+    [
+        ("http://127.0.0.1:8765", "is `ordertools emulator` running?"),
+        ("http://localhost:8765", "is `ordertools emulator` running?"),
+        ("http://[::1]:8765", "is `ordertools emulator` running?"),
+        ("https://sellingpartnerapi-na.amazon.com", "check the network, or try again later"),
+    ],
+)
+def test_an_unreachable_endpoint_says_what_to_check(
+    sqlite_url, monkeypatch, fast_retries, base, advice
+):
+    monkeypatch.setenv("ORDERTOOLS_LWA_CLIENT_ID", "app-id")
+    monkeypatch.setenv("ORDERTOOLS_LWA_CLIENT_SECRET", "app-secret")
+    monkeypatch.setenv("ORDERTOOLS_REFRESH_TOKEN", "Atzr|refresh")
+    ok(sqlite_url, "store", "add", "acme", "--marketplace", "ATVPDKIKX0DER", "--endpoint",
+       base, "--token-url", f"{base}/auth/o2/token",
+       "--integrated-at", "2026-01-01T00:00:00Z")  # fmt: skip
+
+    def unreachable(*args, **kwargs):
+        raise requests.ConnectionError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(requests.Session, "request", unreachable)
+    line = error(sqlite_url, "sync", "acme")
+    host = base.split("://", 1)[1]
+    assert line.startswith(f"Error: could not reach {host} for ")
+    assert f"(connection failed or was reset): {advice}" in line
 
 
 def test_no_output_ever_shows_a_secret(sqlite_url, emulator_factory, monkeypatch):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from fixtures_db import new_store
 from sqlalchemy import inspect, select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from ordertools import db
+from ordertools.db.engine import is_read_only, is_read_only_failure
 from ordertools.errors import ConfigurationError
 from ordertools.migrations import include_name
 
@@ -306,13 +310,22 @@ def test_default_url_is_the_environment_or_a_file_in_the_user_data_dir(monkeypat
 @pytest.mark.parametrize(
     "url, message",
     [
-        ("not a url", "not a database URL"),
-        ("mysql://bob:s3cret@db.example/orders", "unsupported database URL mysql://bob:***@"),
+        ("not a url", "is not a database URL this machine can open"),
+        ("garbage://bob:s3cret@:::", "'garbage://...' is not a database URL"),
+        ("mysql://bob:s3cret@db.example/orders", "'mysql://bob:***@db.example/orders' is not a"),
+        ("nosuchdb://x", "'nosuchdb://x' is not a database URL this machine can open"),
         (
             "postgresql://bob:s3cret@127.0.0.1:1/orders",
             "cannot open the order book at postgresql+psycopg://bob:***@127.0.0.1:1/orders: ",
         ),
-        ("sqlite:////nonexistent-dir/x/orders.db", "cannot open the order book at sqlite:///"),
+        (
+            "sqlite:////nonexistent-dir/x/orders.db",
+            "the order book's folder /nonexistent-dir/x does not exist: create it",
+        ),
+        (
+            "sqlite:///file:/nonexistent-dir/orders.db?mode=ro&uri=true",
+            "the order book's folder /nonexistent-dir does not exist",
+        ),
     ],
 )
 def test_bad_urls_are_one_line_configuration_errors(url, message):
@@ -321,3 +334,47 @@ def test_bad_urls_are_one_line_configuration_errors(url, message):
     assert message in str(caught.value)
     assert "s3cret" not in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_opening_a_book_at_head_writes_nothing(sqlite_url):
+    """So a book that can only be read opens; schema work happens only below head."""
+    db.connect(sqlite_url).dispose()
+    path = sqlite_url.removeprefix("sqlite:///")
+    engine = db.connect(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        assert db.current_revision(engine) == HEAD
+        assert is_read_only(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+    writable = db.connect(sqlite_url)
+    assert not is_read_only(writable)
+    writable.dispose()
+
+
+def test_a_read_only_book_without_a_schema_says_so(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(ConfigurationError, match="is read-only, and its schema must be created"):
+        db.connect(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+def test_a_file_this_process_cannot_write_opens_read_only(sqlite_url, monkeypatch):
+    """Root may write anything, so the file's permission is simulated here; the CLI tests run
+    the real thing as an unprivileged user."""
+    db.connect(sqlite_url).dispose()
+    path = sqlite_url.removeprefix("sqlite:///")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK and real_access(p, mode))
+    engine = db.connect(sqlite_url)
+    try:
+        assert is_read_only(engine)
+        assert engine.url.database == path  # messages and lock files keep the real path
+        with pytest.raises(OperationalError) as refused:
+            with db.session(engine) as s:
+                s.add(new_store("b"))
+        assert is_read_only_failure(refused.value)
+    finally:
+        engine.dispose()
+    assert sorted(p.name for p in Path(path).parent.iterdir()) == ["orders.db"]
