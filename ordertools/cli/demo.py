@@ -21,7 +21,22 @@ from ordertools.errors import ConfigurationError
     show_default=True,
     help="A packaged scenario name or a scenario JSON file.",
 )
-def emulator(host, port, scenario):
+@click.option(
+    "--plans",
+    type=click.Choice(["amazon", "fast"]),
+    default="amazon",
+    show_default=True,
+    help="Amazon's default usage plans and 2-minute delays, or no limits (for quick demos).",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    metavar="K",
+    help="Run Amazon's pace K times faster (rates x K, delays / K): a day's shape in minutes.",
+)
+def emulator(host, port, scenario, plans, time_scale):
     """Run the local SP-API emulator (LWA, searchOrders, getOrder, confirmShipment).
 
     It serves until Ctrl-C; point a store at it with --endpoint and --token-url.
@@ -29,6 +44,7 @@ def emulator(host, port, scenario):
     \b
     Example:
       ordertools emulator --port 8765 --scenario demo
+      ordertools emulator --plans amazon --time-scale 60   # Amazon's pace, a minute per hour
       ordertools store add shop --marketplace ATVPDKIKX0DER --endpoint http://127.0.0.1:8765 \\
         --token-url http://127.0.0.1:8765/auth/o2/token --integrated-at 2026-11-01T00:00:00Z
     """
@@ -47,7 +63,7 @@ def emulator(host, port, scenario):
     # A script waiting for the "SP-API emulator on ..." line must get it now, even in a pipe.
     sys.stdout.reconfigure(line_buffering=True)
     try:
-        run_server(host, port, scenario)
+        run_server(host, port, scenario, plans=plans, time_scale=time_scale)
     except FileNotFoundError as exc:  # no such scenario
         raise ConfigurationError(str(exc)) from None
     except ValueError as exc:  # a scenario file that is not valid JSON

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -15,6 +16,7 @@ from spapi_spec import (
     assert_valid,
     parameter,
     response_headers,
+    validate_query,
 )
 
 from ordertools.amazon.client import INCLUDED_DATA
@@ -93,6 +95,29 @@ def test_token_exchange_and_refusals(emulator):
     }
     bad_grant = requests.post(emulator.token_url, data={**form, "refresh_token": "x"}, timeout=10)
     assert bad_grant.status_code == 400 and bad_grant.json()["error"] == "invalid_grant"
+
+
+def test_token_exchange_takes_a_json_body_as_amazons_sdks_send(emulator):
+    """A third-party client posting JSON (as Amazon's SDKs do) gets the same answers."""
+    grant = {"grant_type": "refresh_token", **emulator.credentials}
+    ok = requests.post(emulator.token_url, json=grant, timeout=10)
+    assert ok.status_code == 200 and ok.json()["token_type"] == "bearer"
+    search = requests.get(
+        emulator.base_url + SEARCH,
+        params={"createdAfter": LONG_AGO},
+        headers={"x-amz-access-token": ok.json()["access_token"]},
+        timeout=10,
+    )
+    assert search.status_code == 200
+
+    bad_client = requests.post(emulator.token_url, json={**grant, "client_id": "x"}, timeout=10)
+    assert bad_client.status_code == 401 and bad_client.json()["error"] == "invalid_client"
+    bad_grant = requests.post(emulator.token_url, json={**grant, "grant_type": "x"}, timeout=10)
+    assert bad_grant.status_code == 400
+    assert bad_grant.json()["error"] == "unsupported_grant_type"
+    not_an_object = requests.post(emulator.token_url, json=[grant], timeout=10)
+    assert not_an_object.status_code == 400
+    assert not_an_object.json()["error"] == "invalid_request"
 
 
 def test_access_token_required_and_expires(emulator_factory):
@@ -206,6 +231,12 @@ BAD_SEARCHES = [
     ({"createdBefore": LONG_AGO, "lastUpdatedBefore": LONG_AGO}, "cannot be combined"),
     ({"createdAfter": "2021-01-01T00:00:00Z", "createdBefore": LONG_AGO}, "equal to or after"),
     ({"createdAfter": "yesterday"}, "Invalid createdAfter"),
+    ({"createdAfter": "2020-01-01 00:00:00Z"}, "Invalid createdAfter"),  # a space for the T
+    ({"createdAfter": "2020-01-01T00:00:00"}, "Invalid createdAfter"),  # no time zone
+    ({"createdAfter": "2020-01-01"}, "Invalid createdAfter"),  # no time
+    ({"createdBefore": "2020-01-02 00:00:00+00:00"}, "Invalid createdBefore"),
+    ({"createdAfter": None, "lastUpdatedAfter": "2020-01-01T00:00"}, "Invalid lastUpdatedAfter"),
+    ({"createdAfter": None, "lastUpdatedAfter": "2020-13-01T00:00:00Z"}, "Invalid lastUpdated"),
     ({"maxResultsPerPage": "0"}, "between 1 and 100"),
     ({"maxResultsPerPage": "101"}, "between 1 and 100"),
     ({"maxResultsPerPage": "ten"}, "between 1 and 100"),
@@ -224,6 +255,30 @@ def test_search_parameter_rules(api, params, reason):
     assert_response_valid(ORDERS, "searchOrders", 400, answer.json())
     error = answer.json()["errors"][0]
     assert error["code"] == "InvalidInput" and reason in error["message"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00.000Z",
+        "2020-01-01T00:00:00+00:00",
+        "2019-12-31T19:00:00-05:00",
+        "2016-03-16T14:32:16.50-07",  # the example of Amazon's date-time page
+        "2016-03-16T14:32:16,5Z",  # which allows a comma as the decimal mark
+    ],
+)
+def test_search_takes_amazons_date_time_forms(emulator, api, moment):
+    order_id = emulator.world.add_order(created="-1h")
+    answer = api.search(createdAfter=moment)
+    assert answer.status_code == 200, answer.text
+    assert [o["orderId"] for o in answer.json()["orders"]] == [order_id]
+
+
+def test_search_refuses_dates_the_model_refuses(api):
+    for moment in ("2020-01-01 00:00:00Z", "2020-01-01T00:00:00"):
+        assert validate_query(ORDERS, "searchOrders", {"createdAfter": moment})
+        assert api.search(createdAfter=moment).json()["errors"][0]["code"] == "InvalidInput"
 
 
 def test_before_must_be_old_enough(emulator_factory):
@@ -274,6 +329,22 @@ def test_pagination_token_needs_same_filters_and_expires(emulator, api):
     api.session.headers["x-amz-access-token"] = emulator.access_token()  # the old one expired too
     expired = api.search(maxResultsPerPage=2, paginationToken=token)
     assert expired.status_code == 400 and "expired" in expired.json()["errors"][0]["details"]
+
+
+def test_pagination_token_alone_asks_for_the_original_filters(emulator, api):
+    emulator.world.generate(5, seed=2)
+    token = api.search(maxResultsPerPage=2).json()["pagination"]["nextToken"]
+    alone = api.session.get(
+        emulator.base_url + SEARCH, params={"paginationToken": token}, timeout=10
+    )
+    assert alone.status_code == 400
+    assert_response_valid(ORDERS, "searchOrders", 400, alone.json())
+    error = alone.json()["errors"][0]
+    assert error["code"] == "InvalidInput"
+    assert "original filters must be repeated" in error["message"]
+    # As the client sends it: the same filters beside the token.
+    repeated = api.search(maxResultsPerPage=2, paginationToken=token)
+    assert repeated.status_code == 200 and len(repeated.json()["orders"]) == 2
 
 
 def test_duplicate_fault_repeats_an_order_across_pages(emulator, api):
@@ -396,6 +467,23 @@ def test_throttling_and_rate_limit_header(emulator_factory):
     assert api.search().status_code == 200  # each operation has its own bucket
 
 
+def test_rate_limit_header_on_400_and_404_too(emulator, api):
+    for operation in ("searchOrders", "getOrder"):
+        for status in (200, 400, 404):
+            assert "x-amzn-RateLimit-Limit" in response_headers(ORDERS, operation, status)
+    assert "x-amzn-RateLimit-Limit" in response_headers(ORDERS_V0, "confirmShipment", 404)
+    order = emulator.world.get(emulator.world.add_order())
+    answers = {
+        "bad search": api.search(maxResultsPerPage="0"),
+        "unknown order": api.get_order("999-0000000-0000000"),
+        "bad confirmation": api.confirm(order["orderId"], {"marketplaceId": "ATVPDKIKX0DER"}),
+        "unknown confirmation": api.confirm("999-0000000-0000000", shipment(order)),
+    }
+    assert [a.status_code for a in answers.values()] == [400, 404, 400, 404]
+    for name, answer in answers.items():
+        assert answer.headers.get("x-amzn-RateLimit-Limit") == "1000", name
+
+
 def test_fail_delay_and_drop_faults(emulator, api):
     emulator.faults.fail_next(2, status=503, operation="searchOrders")
     assert api.get_order("1").status_code == 404  # another operation: unaffected
@@ -434,6 +522,72 @@ def test_concurrent_callers(emulator, api):
         thread.join()
     assert statuses == [200] * 60
     assert emulator.stats["getOrder"]["requests"] == 60
+
+
+# --- connections -----------------------------------------------------------------------------
+
+
+def connections_made(session: requests.Session) -> int:
+    """How many connections the session's pools have opened so far (urllib3 counts them)."""
+    pools = session.get_adapter("http://").poolmanager.pools
+    return sum(pools[key].num_connections for key in pools.keys())
+
+
+def test_one_session_reuses_one_connection(emulator, api):
+    order_id = emulator.world.add_order()
+    order = emulator.world.get(order_id)
+    grant = {"grant_type": "refresh_token", **emulator.credentials}
+    answers = [
+        api.search(),
+        api.get_order(order_id),
+        api.get_order("999-0000000-0000000"),
+        api.search(maxResultsPerPage="0"),
+        # A body the app never reads (405): the next request must still be read correctly.
+        api.session.put(emulator.base_url + SEARCH, data=b"x" * 100_000, timeout=10),
+        api.confirm(order_id, shipment(order)),
+        api.session.post(emulator.token_url, data=grant, timeout=10),
+        api.search(),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 404, 400, 405, 204, 200, 200]
+    assert connections_made(api.session) == 1
+    for answer in answers:
+        assert answer.headers.get("Connection", "").lower() != "close"
+        assert "Transfer-Encoding" not in answer.headers
+        if answer.status_code != 204:  # a 204 has no body, so no length either
+            assert int(answer.headers["Content-Length"]) == len(answer.content)
+
+
+def test_pipelined_requests_are_all_answered_and_close_is_honoured(emulator):
+    """Two requests sent at once, the second asking to close: two answers, then the emulator
+    closes. (werkzeug's own handler answers the first, then reads the second away unanswered.)"""
+    request = b"GET /_emulator/stats HTTP/1.1\r\nHost: emulator\r\n"
+    with socket.create_connection((emulator.host, emulator.port), timeout=5) as sock:
+        sock.sendall(request + b"\r\n" + request + b"Connection: close\r\n\r\n")
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))  # until the emulator closes
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+    assert answer.lower().count(b"connection: close") == 1
+
+
+def test_clients_are_served_while_others_keep_connections(emulator, api):
+    order_id = emulator.world.add_order()
+    assert api.get_order(order_id).status_code == 200  # api now holds an idle connection
+    emulator.faults.delay_next(1, seconds=5.0, operation="searchOrders")
+    slow = threading.Thread(target=lambda: Api(emulator).search())
+    slow.start()
+    time.sleep(0.1)  # the slow search is being held now
+    others = [Api(emulator) for _ in range(3)]
+    assert all(other.get_order(order_id).status_code == 200 for other in others)
+    assert api.get_order(order_id).status_code == 200
+    assert slow.is_alive()  # all answered while the slow one is still held: not queued
+    slow.join()
+    assert connections_made(api.session) == 1
+
+
+def test_stopping_ends_kept_connections(emulator, api):
+    assert api.search().status_code == 200
+    emulator.stop()
+    with pytest.raises(requests.ConnectionError):
+        api.search()
 
 
 # --- admin API -------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The WSGI app: Amazon's routes, and the order in which Amazon answers a request.
 
 Every SP-API request goes through the same steps, as on the live API: the access token (403),
-injected faults, the operation's usage plan (429), then the operation itself. Successes carry
-`x-amzn-RateLimit-Limit`; every answer carries `x-amzn-RequestId`.
+injected faults, the operation's usage plan (429), then the operation itself. Its answers
+(successes, 400s and 404s, as the models declare) carry `x-amzn-RateLimit-Limit`; every answer
+carries `x-amzn-RequestId`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ordertools.amazon.emulator.admin import Admin
-from ordertools.amazon.emulator.auth import Auth, AuthFailure
+from ordertools.amazon.emulator.auth import Auth, AuthFailure, grant_parameters
 from ordertools.amazon.emulator.config import EmulatorConfig
 from ordertools.amazon.emulator.confirm import request_problems
 from ordertools.amazon.emulator.faults import Faults, Stats, server_error
@@ -133,6 +134,9 @@ class EmulatorApp:
             response = self.token(request)
         elif response is None:
             response = self.sp_api(endpoint, request, values)
+            if self.faults.take("lose", endpoint):  # done, and the answer never arrives
+                self.stats.count(endpoint, faults=1, ok=int(response.status_code < 300))
+                _reset_connection(request.environ)
         if response.status_code < 300:
             self.stats.count(endpoint, ok=1)
         elif response.status_code != 429:
@@ -152,7 +156,7 @@ class EmulatorApp:
 
     def token(self, request: Request) -> Response:
         try:
-            return json_response(200, self.auth.exchange(request.form.to_dict()))
+            return json_response(200, self.auth.exchange(grant_parameters(request)))
         except AuthFailure as refused:
             return json_response(refused.status, refused.body)
 
@@ -165,16 +169,22 @@ class EmulatorApp:
         if bucket.try_take() > 0:
             self.stats.count(operation, throttled=1)
             return json_response(429, {"errors": [_QUOTA]})
+        response = self._operate(operation, request, values)
+        # The models declare the header on successes, 400 and 404, and on no other answer.
+        if response.status_code < 300 or response.status_code in (400, 404):
+            response.headers["x-amzn-RateLimit-Limit"] = f"{bucket.rate:g}"
+        return response
+
+    def _operate(self, operation: str, request: Request, values: dict) -> Response:
+        """The operation's answer, its refusals turned into Amazon's 400 and 404 bodies."""
         try:
-            response = self.operations[operation](request, **values)
+            return self.operations[operation](request, **values)
         except InvalidInput as bad:
             return error(400, "InvalidInput", bad.message, bad.details)
         except ShipmentRejected as bad:
             return error(400, "InvalidInput", str(bad))
         except OrderNotFound as missing:
             return error(404, "NotFound", str(missing))
-        response.headers["x-amzn-RateLimit-Limit"] = f"{bucket.rate:g}"
-        return response
 
     # --- operations ----------------------------------------------------------------------
 

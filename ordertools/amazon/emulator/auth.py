@@ -6,6 +6,8 @@ import secrets
 import threading
 from datetime import datetime, timedelta
 
+from werkzeug.wrappers import Request
+
 from ordertools.amazon.emulator.config import EmulatorConfig
 
 
@@ -16,6 +18,23 @@ class AuthFailure(Exception):
         super().__init__(body)
         self.status = status
         self.body = body
+
+
+def grant_parameters(request: Request) -> dict:
+    """The token request's parameters: a form (LWA's documented example) or a JSON object
+    (what Amazon's own SDKs send); `exchange` checks them the same way."""
+    if not request.is_json:
+        return request.form.to_dict()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AuthFailure(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "The request body must be a JSON object.",
+            },
+        )
+    return body
 
 
 def _denied(details: str) -> AuthFailure:
@@ -29,7 +48,7 @@ class Auth:
         self._lock = threading.Lock()
         self._expiry: dict[str, datetime] = {}  # access token -> when it stops working
 
-    def exchange(self, form: dict[str, str]) -> dict:
+    def exchange(self, form: dict) -> dict:
         """The token endpoint: a refresh_token grant for a new access token, or AuthFailure."""
         config = self._config
         if (form.get("client_id"), form.get("client_secret")) != (

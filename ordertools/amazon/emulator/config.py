@@ -25,5 +25,25 @@ class EmulatorConfig:
         # A partial plans dict overrides only the operations it names.
         self.plans = {**DEFAULT_PLANS, **self.plans}
 
+    @classmethod
+    def paced(cls, plans: str = "amazon", time_scale: float = 1.0, **options) -> EmulatorConfig:
+        """Amazon's pace, `time_scale` times faster (`ordertools emulator --time-scale`).
+
+        `plans="amazon"`: Amazon's documented default usage plans and its two-minute delays;
+        with `time_scale` K every rate is K times higher and every delay K times shorter, so
+        a realistic day has the same shape (searchOrders: 20 pages at once, then one every
+        180/K seconds) in 1/K of the time. `plans="fast"`: no limits worth the name, no delay.
+        """
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be above 0, not {time_scale}")
+        if plans == "fast":
+            fast = {op: (1000.0, 1000) for op in DEFAULT_PLANS}
+            return cls(plans=fast, visibility_delay=0.0, min_before_age=0.0, **options)
+        if plans != "amazon":
+            raise ValueError(f"plans are 'amazon' or 'fast', not {plans!r}")
+        scaled = {op: (rate * time_scale, burst) for op, (rate, burst) in DEFAULT_PLANS.items()}
+        delay = cls.visibility_delay / time_scale
+        return cls(plans=scaled, visibility_delay=delay, min_before_age=delay, **options)
+
     def now(self):
         return (self.clock or real_clock)()

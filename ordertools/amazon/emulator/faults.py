@@ -21,7 +21,7 @@ _SERVER_ERRORS = {
 
 @dataclass
 class _Armed:
-    kind: str  # "fail", "delay", "drop", "duplicate"
+    kind: str  # "fail", "delay", "drop", "lose", "duplicate"
     remaining: int
     operation: str | None
     status: int = 0
@@ -47,6 +47,11 @@ class Faults:
     def drop_next(self, n: int = 1, operation: str | None = None) -> None:
         """The next n requests get no answer: the connection is reset."""
         self._arm(_Armed("drop", n, operation))
+
+    def lose_next_answer(self, n: int = 1, operation: str | None = None) -> None:
+        """The next n requests are carried out, then their answer is lost: the connection is
+        reset after the change was made (what a client retrying blindly would duplicate)."""
+        self._arm(_Armed("lose", n, operation))
 
     def duplicate_next_page(self, n: int = 1) -> None:
         """The next n searchOrders pages that have a successor repeat their last order there."""

@@ -9,6 +9,8 @@ change), so a token used with other filters is refused, as it is after 24 hours.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -45,6 +47,10 @@ ITEM_BLOCKS = {
 INCLUDED_DATA = frozenset(ORDER_BLOCKS) | frozenset(ITEM_BLOCKS)
 MAX_PAGE = 100
 MAX_MARKETPLACES = 50
+# Amazon's DateTime (developer-docs.amazon.com/sp-api/docs/iso-8601): date, a required T, time
+# to the second, an optional fraction, and a required zone. Python would read more than this
+# (a space for the T, no zone), which Amazon refuses.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([.,]\d+)?(Z|[+-]\d{2}(:\d{2})?)")
 
 
 class InvalidInput(Exception):
@@ -102,12 +108,10 @@ def _date(args: MultiDict, name: str) -> datetime | None:
     raw = args.get(name)
     if raw is None:
         return None
-    try:
-        return parse_iso(raw)
-    except ValueError:
-        raise InvalidInput(
-            f"Invalid {name}: {raw!r}.", "Use ISO 8601, e.g. 2025-01-01T00:00:00Z."
-        ) from None
+    if _DATE_TIME.fullmatch(raw):
+        with contextlib.suppress(ValueError):  # the right shape, but e.g. month 13
+            return parse_iso(raw)
+    raise InvalidInput(f"Invalid {name}: {raw!r}.", "Use ISO 8601, e.g. 2025-01-01T00:00:00Z.")
 
 
 def _window(args: MultiDict, kind: str, now: datetime, min_before_age: float):
@@ -125,6 +129,7 @@ def _window(args: MultiDict, kind: str, now: datetime, min_before_age: float):
 
 def parse_filter(args: MultiDict, now: datetime, min_before_age: float) -> SearchFilter:
     """The searchOrders filter, or InvalidInput naming the rule the request breaks."""
+    _token_needs_filters(args)
     created = [n for n in ("createdAfter", "createdBefore") if n in args]
     updated = [n for n in ("lastUpdatedAfter", "lastUpdatedBefore") if n in args]
     if created and updated:
@@ -148,6 +153,17 @@ def parse_filter(args: MultiDict, now: datetime, min_before_age: float) -> Searc
         frozenset(marketplace_ids),
         frozenset(list_param(args, "fulfilledBy", FULFILLED_BY)),
     )
+
+
+def _token_needs_filters(args: MultiDict) -> None:
+    """A paginationToken comes beside the first request's filters, never instead of them: the
+    first request had a createdAfter or lastUpdatedAfter, so a token without one lacks them."""
+    if args.get("paginationToken") and not {"createdAfter", "lastUpdatedAfter"} & set(args):
+        raise InvalidInput(
+            "The original filters must be repeated with the paginationToken.",
+            "Send the first request's createdAfter or lastUpdatedAfter and its other filters "
+            "with the token; only maxResultsPerPage and includedData may change.",
+        )
 
 
 def page_size(args: MultiDict) -> int:

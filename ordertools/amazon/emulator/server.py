@@ -1,12 +1,21 @@
 """The emulator as a running server: in a background thread (`Emulator`) or blocking
-(`run_server`, behind `ordertools emulator`)."""
+(`run_server`, behind `ordertools emulator`).
+
+Like Amazon's endpoints it speaks HTTP/1.1 with persistent connections, a thread per client
+connection, so a client's connection pool is used as it would be against the live API.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from pathlib import Path
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import LimitedStream, get_content_length
 
 from ordertools.amazon.emulator.admin import Admin
 from ordertools.amazon.emulator.app import EmulatorApp
@@ -18,11 +27,93 @@ from ordertools.amazon.emulator.scenario import apply_scenario, load_scenario
 from ordertools.amazon.emulator.world import World
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _NothingToDrain:
+    """What werkzeug's after-answer drain reads instead of the socket (see _KeepAliveHandler)."""
+
+    @staticmethod
+    def read(size: int = -1) -> bytes:
+        return b""
+
+
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 that keeps the connection open between requests, unless the client asks to close.
+
+    werkzeug's handler closes after every answer (`Connection: close`) because it then drains
+    whatever the client sent since, which on a kept-alive connection is the next request. So
+    here the app reads its body through a Content-Length-bounded stream, the unread rest of
+    the body is discarded after the answer, and werkzeug's drain is given nothing to read.
+    Every answer has a Content-Length (werkzeug sets it for the app's whole-body responses;
+    204s have no body), so the client knows where one answer ends and the next begins.
+    """
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle's algorithm the body would wait for
+    # the client's delayed ACK of the headers (40 ms a request) once the connection stays open.
+    disable_nagle_algorithm = True
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        if not environ.get("wsgi.input_terminated"):  # chunked: werkzeug's reader stops at its end
+            environ["wsgi.input"] = LimitedStream(self.rfile, get_content_length(environ) or 0)
+        self.rfile = _NothingToDrain()  # run_wsgi puts the socket's reader back
+        return environ
+
+    def run_wsgi(self) -> None:
+        socket_reader = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = socket_reader
+        self._discard_unread_body()
+
+    def _discard_unread_body(self) -> None:
+        """Read past what the app left of the body, so the next request line is read next."""
+        try:
+            while self.environ["wsgi.input"].read(64 * 1024):
+                pass
+        except (OSError, HTTPException):  # the client went away, or its body was broken
+            self.close_connection = True
+
+    def send_header(self, keyword: str, value: str) -> None:
+        # werkzeug sends `Connection: close` on every answer; pass it on only when closing anyway.
+        if keyword.lower() == "connection" and not self.close_connection:
+            return
+        super().send_header(keyword, value)
+
+
+class _QuietHandler(_KeepAliveHandler):
     """No access log line per request: tests and benchmarks make thousands."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+class _Server(ThreadedWSGIServer):
+    """A thread per client connection; it remembers the open ones so that closing the server
+    also ends the connections clients keep alive (or a stopped emulator would still answer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._open_lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            still_open = list(self._open)
+        for connection in still_open:  # its thread then reads the end and finishes
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class Emulator:
@@ -51,8 +142,8 @@ class Emulator:
         admin = Admin(self.world, self.faults, self.stats, self.clock, self.stores)
         self.app = EmulatorApp(self.world, self.config, self.auth, self.faults, self.stats, admin)
         self.host, self.port = host, port
-        self._handler = _QuietHandler if quiet else WSGIRequestHandler
-        self._server: BaseWSGIServer | None = None
+        self._handler = _QuietHandler if quiet else _KeepAliveHandler
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -76,12 +167,15 @@ class Emulator:
         """A valid access token without the LWA round trip, for tests of the other endpoints."""
         return self.auth.issue()
 
+    def bind(self) -> _Server:
+        """A server for the app on host:port (port 0: a free one, then kept in `port`)."""
+        server = _Server(self.host, self.port, self.app, self._handler)
+        self.port = server.server_port
+        return server
+
     def start(self) -> Emulator:
         if self._server is None:
-            self._server = make_server(
-                self.host, self.port, self.app, threaded=True, request_handler=self._handler
-            )
-            self.port = self._server.server_port
+            self._server = self.bind()
             # A short poll interval keeps stop() (and so each test) fast.
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
@@ -111,15 +205,18 @@ def run_server(
     port: int = 8765,
     scenario: str | Path | dict | None = "demo",
     config: EmulatorConfig | None = None,
+    *,
+    plans: str = "amazon",
+    time_scale: float = 1.0,
 ) -> None:
     """Serve until interrupted (Ctrl-C), logging each request; for `ordertools emulator`.
 
     Without a config the clock is real time that the admin API may push forward
     (POST /_emulator/clock/advance), so a demo can skip Amazon's two-minute delay.
     """
-    config = config or EmulatorConfig(clock=ManualClock(ticking=True))
+    config = config or EmulatorConfig.paced(plans, time_scale, clock=ManualClock(ticking=True))
     emulator = Emulator(scenario, config, host, port, quiet=False)
-    server = make_server(host, port, emulator.app, threaded=True)
+    server = emulator.bind()
     print(
         f"SP-API emulator on http://{host}:{server.server_port} (token URL "
         f"http://{host}:{server.server_port}/auth/o2/token); admin API under /_emulator/"

@@ -398,7 +398,10 @@ def _check_shippable(body: dict[str, Any], marketplace_id: str, package: dict[st
     if status not in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
         raise ShipmentRejected(f"The order is {status}; only unshipped orders can be confirmed.")
     if any(p["packageReferenceId"] == package["packageReferenceId"] for p in body["packages"]):
-        raise ShipmentRejected(f"packageReferenceId {package['packageReferenceId']} already used.")
+        raise ShipmentRejected(
+            f"A package with reference {package['packageReferenceId']} was confirmed for this "
+            "order before."
+        )
     items = {i["orderItemId"]: i for i in body["orderItems"]}
     for shipped in package["orderItems"]:
         item = items.get(shipped["orderItemId"])
