@@ -3,7 +3,8 @@
 1. Overhead: page through 20,000 orders on the emulator (rate limits too high to bind) with the
    client, and with a bare `requests` loop (one session, the same parameters, `.json()` of each
    page); alternate a few repetitions and report the median client/bare wall-time ratio
-   (goal <= 1.10) and searchOrders calls per 100 orders (goal 1.00).
+   (goal <= 1.10) and searchOrders calls per 100 orders (goal 1.00). The bare loop also runs
+   with a new connection per page, to show what the emulator's keep-alive saves.
 2. Pacing: the emulator meters searchOrders at 1 request/s with a burst of 2; page through 10
    full pages with a client that starts from Amazon's default plan and learns the rate from
    `x-amzn-RateLimit-Limit`. Elapsed time over the token-bucket bound (pages - burst) / rate
@@ -101,8 +102,11 @@ def page_with_client(client: AmazonClient) -> tuple[float, int, int]:
     return elapsed, orders, client.stats["searchOrders"].requests - calls_before
 
 
-def page_bare(session: requests.Session, emu, access_token: str) -> tuple[float, int]:
-    """The same paging as the client's, with nothing but requests."""
+def page_bare(
+    session: requests.Session, emu, access_token: str, *, reuse: bool = True
+) -> tuple[float, int]:
+    """The same paging as the client's, with nothing but requests; `reuse=False` asks for a
+    new connection for every page (the emulator closed every connection before keep-alive)."""
     url = emu.base_url + SEARCH_ORDERS_PATH
     query = {
         "marketplaceIds": MARKETPLACE,
@@ -111,6 +115,8 @@ def page_bare(session: requests.Session, emu, access_token: str) -> tuple[float,
         "includedData": "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,PACKAGES",
     }
     headers = {"x-amz-access-token": access_token}
+    if not reuse:
+        headers["Connection"] = "close"
     started, orders, token = time.perf_counter(), 0, None
     while True:
         params = query if token is None else {**query, "paginationToken": token}
@@ -144,16 +150,19 @@ def overhead(n_orders: int, repeats: int, in_process: bool) -> list[tuple[str, f
         session = requests.Session()
         access = bare_access_token(session, emu)
         page_with_client(client), page_bare(session, emu, access)  # warm both up
-        runs = {"client": [], "bare": []}  # (wall, cpu) per run
+        runs = {"client": [], "bare": [], "fresh": []}  # (wall, cpu) per run
         calls = 0
         for i in range(repeats):
             # Alternate who goes first so drift in the machine's load hits both alike.
-            order = ("bare", "client") if i % 2 else ("client", "bare")
+            order = ("bare", "fresh", "client") if i % 2 else ("client", "fresh", "bare")
             for who in order:
                 if who == "client":
                     wall, cpu, (_, seen, calls) = _timed(lambda: page_with_client(client))
                 else:
-                    wall, cpu, (_, seen) = _timed(lambda: page_bare(session, emu, access))
+                    reuse = who == "bare"
+                    wall, cpu, (_, seen) = _timed(
+                        lambda reuse=reuse: page_bare(session, emu, access, reuse=reuse)
+                    )
                 assert seen == n_orders, (who, seen, n_orders)
                 runs[who].append((wall, cpu))
         client.close()
@@ -164,6 +173,11 @@ def overhead(n_orders: int, repeats: int, in_process: bool) -> list[tuple[str, f
         f"  {n_orders} orders, {repeats} alternating runs; wall: client median "
         f"{median['client'][0]:.3f} s, bare median {median['bare'][0]:.3f} s; "
         f"ratios {', '.join(f'{r:.3f}' for r in ratios)} (best {min(ratios):.3f})"
+    )
+    print(
+        f"  bare loop, one connection reused: {median['bare'][0]:.3f} s; a new connection per "
+        f"page: {median['fresh'][0]:.3f} s "
+        f"(reused / new {median['bare'][0] / median['fresh'][0]:.3f})"
     )
     print(
         f"  CPU in this process per page: client {median['client'][1] / pages * 1000:.2f} ms, "

@@ -15,7 +15,8 @@ Amazon's error text only. Each error lives beside the code that raises it:
     │   ├── InvalidInput                400: Amazon rejected the parameters
     │   ├── NotFound                    404: Amazon has no such order for this seller
     │   ├── Throttled                   429 after the bounded retries   (transient)
-    │   └── ServerFailure               5xx, timeouts, no connection    (transient)
+    │   ├── ServerFailure               5xx, timeouts, no connection    (transient)
+    │   └── ClientClosed                closed (Ctrl-C, SIGTERM) while a request waited
     ├── amazon.errors.MalformedOrder    one order in a page could not be read
     ├── db.locks.StoreBusy              exit 75: another sync holds the store  (transient)
     ├── sync.report.SyncFailed          `sync --all`: at least one store failed

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from threading import Event, Semaphore
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,6 +32,7 @@ from ordertools.amazon.auth import AccessTokens, Credentials, scrub
 from ordertools.amazon.errors import (
     AccessDenied,
     AmazonError,
+    ClientClosed,
     InvalidInput,
     NotFound,
     ServerFailure,
@@ -141,7 +142,7 @@ class AmazonClient:
         store_name: str | None = None,
         plans: dict[str, tuple[float, int]] | None = None,
         retry: RetryPolicy = RetryPolicy(),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
         prefetch: bool = True,
@@ -150,7 +151,12 @@ class AmazonClient:
         self.store_name = store_name
         self._for_store = f" for store {store_name}" if store_name else ""
         self._retry = retry
-        self._sleep = sleep
+        # Waits (for a token, before a retry) end the moment the client closes: a worker
+        # waiting minutes for Amazon's rate limit must not hold a Ctrl-C'd process.
+        self._closing = Event()
+        self._sleep = sleep or self._wait_unless_closed
+        # Told of every wait before it starts: (operation, seconds, why). The sync shows it.
+        self.on_wait: Callable[[str, float, str], None] | None = None
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = USER_AGENT
@@ -173,6 +179,7 @@ class AmazonClient:
         return f"AmazonClient(store={self.store_name!r}, endpoint={self.endpoint!r})"
 
     def close(self) -> None:
+        self._closing.set()
         if self._prefetch is not None:
             self._prefetch.shutdown(wait=True, cancel_futures=True)
         self._session.close()
@@ -213,6 +220,23 @@ class AmazonClient:
             included_data=included_data,
         )
         return self._pages(query)
+
+    def check_access(self, marketplace_id: str, *, before: datetime) -> None:
+        """One searchOrders call for at most one order created in the day before `before`:
+        proves the credentials work and the API answers, or raises the typed error that says
+        why. For a sync with nothing to read yet, which must not report success unasked.
+        One request, no prefetch: at Amazon's pace every searchOrders call counts."""
+        query = _search_query(
+            marketplace_ids=[marketplace_id],
+            last_updated_after=None,
+            last_updated_before=None,
+            created_after=before - timedelta(days=1),
+            created_before=before,
+            fulfillment_statuses=None,
+            max_results_per_page=1,
+            included_data=DEFAULT_INCLUDED_DATA,
+        )
+        self._fetch(query, None)
 
     def _pages(self, query: dict[str, str]) -> Iterator[SearchPage]:
         seen: set[str] = set()
@@ -405,6 +429,7 @@ class AmazonClient:
         transit) is retried like a server failure.
         """
         budget = _Budget(self._retry.throttle_retries, self._retry.failure_retries)
+        uncertain: list[ServerFailure] = []  # attempts that may have taken effect unanswered
         retrying = Retrying(
             retry=retry_if_exception_type((Throttled, ServerFailure)),
             stop=budget,
@@ -412,7 +437,7 @@ class AmazonClient:
                 multiplier=self._retry.initial, max=self._retry.max, jitter=self._retry.jitter
             ),
             sleep=self._sleep,
-            before_sleep=lambda state: self._before_retry(operation, state),
+            before_sleep=lambda state: self._before_retry(operation, state, uncertain),
             reraise=True,
         )
         try:
@@ -428,12 +453,20 @@ class AmazonClient:
                 status=exc.status,
                 code=exc.code,
             ) from exc
+        except AmazonError as exc:
+            exc.after_uncertain_attempt = bool(uncertain)
+            raise
 
-    def _before_retry(self, operation: str, state: RetryCallState) -> None:
+    def _before_retry(
+        self, operation: str, state: RetryCallState, uncertain: list[ServerFailure]
+    ) -> None:
+        if isinstance(state.outcome.exception(), ServerFailure):
+            uncertain.append(state.outcome.exception())
         stats = self.stats[operation]
         stats.retries += 1
         wait = state.next_action.sleep if state.next_action else 0.0
         stats.backoff += wait
+        self._announce_wait(operation, wait, f"retry after: {state.outcome.exception()}")
         log.info(
             "%s: %s; retry %d in %.2f s",
             operation,
@@ -454,7 +487,7 @@ class AmazonClient:
         bucket = self.buckets[operation]
         stats = self.stats[operation]
         for renewed in (False, True):
-            stats.token_wait += self._wait_for_token(bucket)
+            stats.token_wait += self._wait_for_token(operation, bucket)
             headers = {"x-amz-access-token": self.tokens.current()}
             stats.requests += 1
             response = self._send(operation, method, url, params=params, json=body, headers=headers)
@@ -468,7 +501,15 @@ class AmazonClient:
             raise self._error(operation, response)
         raise AssertionError("unreachable")
 
-    def _wait_for_token(self, bucket: TokenBucket) -> float:
+    def _wait_unless_closed(self, seconds: float) -> None:
+        if self._closing.wait(seconds):
+            raise ClientClosed(f"the SP-API client{self._for_store} was closed while it waited")
+
+    def _announce_wait(self, operation: str, seconds: float, why: str) -> None:
+        if self.on_wait is not None and seconds > 0:
+            self.on_wait(operation, seconds, why)
+
+    def _wait_for_token(self, operation: str, bucket: TokenBucket) -> float:
         """Wait until the bucket has a token and spend it; returns the seconds waited.
 
         Each wait is stretched by a little slack: requests reach Amazon after a varying
@@ -479,6 +520,7 @@ class AmazonClient:
         waited = 0.0
         while (wait := bucket.try_take()) > 0:
             pause = wait + min(PACING_SLACK + 0.02 / bucket.rate, 5.0)
+            self._announce_wait(operation, pause, "rate limit")
             self._sleep(pause)
             waited += pause
         return waited
@@ -507,9 +549,18 @@ class AmazonClient:
         except requests.RequestException as exc:
             if operation in self.stats:
                 self.stats[operation].failures += 1
+            # An endpoint on this machine is the emulator (Amazon never is): when it does not
+            # answer, the emulator is not running (or on another port), not the network.
+            hostname = (urlsplit(url).hostname or "").lower()
+            on_this_machine = hostname in ("localhost", "::1") or hostname.startswith("127.")
+            advice = (
+                "is `ordertools emulator` running?"
+                if on_this_machine
+                else "check the network, or try again later"
+            )
             raise ServerFailure(
                 f"could not reach {_host(url)} for {operation}{self._for_store} "
-                f"({_transport_problem(exc)}): check the network, or try again later",
+                f"({_transport_problem(exc)}): {advice}",
                 operation=operation,
             ) from None  # requests' exception text would bring the URL's noise, not a secret
         log.debug(

@@ -12,8 +12,13 @@ class AmazonError(OrdertoolsError):
     """Something Amazon (or the emulator) answered or failed to answer.
 
     `operation` is the SP-API operation, `status` the HTTP status (None when no answer came),
-    `code` Amazon's error code when it sent one.
+    `code` Amazon's error code when it sent one. `after_uncertain_attempt` is True when the
+    client retried the request after an attempt whose answer never came (a server failure, a
+    cut connection): that attempt may have taken effect, so a refusal of the retry (a
+    duplicate, say) says nothing about whether the change is there: read Amazon's state.
     """
+
+    after_uncertain_attempt = False
 
     def __init__(
         self,
@@ -51,6 +56,11 @@ class NotFound(AmazonError):
 
 class ServerFailure(AmazonError):
     """Amazon kept failing (500/503), or the connection failed or timed out, after retries."""
+
+
+class ClientClosed(AmazonError):
+    """The client was closed (Ctrl-C, SIGTERM, the end of a sync) while a request waited for
+    Amazon's rate limit or a retry: the request was never sent."""
 
 
 class MalformedOrder(OrdertoolsError):

@@ -239,16 +239,34 @@ class _Delivery:
         try:
             remote_id = self._request()
         except (InvalidInput, NotFound) as refused:
-            if "already used" in str(refused):  # our package is there: an earlier send landed
-                self._accepted(None)
-                return
-            self._fail(f"Amazon refused it: {refused}")
+            self._refused(refused)
             return
         except AmazonError as trouble:
             self._update(last_error=str(trouble))  # next_attempt_at was set by the claim
             self.report.waiting += 1
             return
         self._accepted(remote_id)
+
+    def _refused(self, refused: AmazonError) -> None:
+        """Amazon said no. Whether the change is there anyway is read from Amazon's order,
+        never from the refusal's wording: an attempt whose answer was lost may have landed,
+        and its retry then be refused as a duplicate."""
+        took = self._took_effect()
+        if took is None:
+            return  # Amazon could not be asked; the entry waits with that error
+        if took:
+            self._update(state="confirmed", confirmed_at=self.clock(), last_error=None)
+            self.report.confirmed += 1
+        elif refused.after_uncertain_attempt:
+            # Not visible yet may be Amazon's read lag: look again once it has passed (the
+            # next flush confirms it, or resends, and a landed change is there by then).
+            self._update(
+                last_error=f"Amazon refused a retry ({refused}); checking its order again",
+                next_attempt_at=self.clock() + self.lag,
+            )
+            self.report.waiting += 1
+        else:
+            self._fail(f"Amazon refused it: {refused}")
 
     def _claim(self) -> bool:
         """Mark the entry sent before the request leaves; False if another flush got it."""

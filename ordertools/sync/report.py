@@ -45,6 +45,7 @@ class SyncReport:
     changes: list[OrderChange] = field(default_factory=list)
     requests: int = 0
     throttled: int = 0
+    waited: float = 0.0  # seconds spent waiting on Amazon (rate limit, retries)
     opens_at: datetime | None = None  # when the window is still empty: when it will open
 
     COUNTS = ("new", "updated", "imported", "canceled", "completed", "skipped", "failed")
@@ -60,6 +61,13 @@ class SyncReport:
     def keeps_changes(self) -> bool:
         """Whether another per-order line would be kept (a first sync's 20,000 would not)."""
         return len(self.changes) < REPORT_CHANGES_LIMIT
+
+    def _waited(self) -> str:
+        """How long Amazon's pace held the sync up, when it did (a second or more)."""
+        if self.waited < 1:
+            return ""
+        minutes, seconds = divmod(round(self.waited), 60)
+        return f", {minutes}:{seconds:02d} waiting on Amazon"
 
     def summary(self) -> str:
         """The one-screen summary printed at the end of a run."""
@@ -77,7 +85,7 @@ class SyncReport:
             f"Store {self.store}: sync {self.outcome}" + (f" ({self.error})" if self.error else ""),
             f"  window   {window}",
             f"  pages    {self.pages} ({self.requests} searchOrders calls,"
-            f" {self.throttled} throttled)",
+            f" {self.throttled} throttled{self._waited()})",
             "  orders   " + ", ".join(f"{n} {k}" for k, n in self.counts().items()),
         ]
         for order_id, reason in self.failures[:10]:

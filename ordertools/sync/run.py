@@ -22,6 +22,8 @@ import gc
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -133,6 +135,62 @@ def _collector_spares_older_objects() -> Iterator[None]:
         gc.unfreeze()
 
 
+class _AmazonWaits:
+    """Shows on the progress bar what the sync is waiting for, with a countdown.
+
+    At Amazon's pace (searchOrders: a burst of 20 pages, then one every three minutes) a sync
+    spends most of its time waiting for Amazon's rate limit; a bar that just stands still looks
+    like a hang. The client announces each wait (`on_wait`); a ticker redraws the line every
+    second until the next page arrives.
+    """
+
+    TICK = 1.0
+
+    def __init__(self, client: AmazonClient, bar, report: SyncReport):
+        self.client, self.bar, self.report = client, bar, report
+        self._until: float | None = None
+        self._why = ""
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="sync-progress", daemon=True)
+
+    def __enter__(self) -> _AmazonWaits:
+        self._previous, self.client.on_wait = self.client.on_wait, self._announced
+        if not self.bar.disable:
+            self._ticker.start()
+        self._show()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.on_wait = self._previous
+        self._stop.set()
+
+    def page_done(self) -> None:
+        # A wait announced still runs: the client waits for the next page ahead of the writer.
+        self._show()
+
+    def _announced(self, operation: str, seconds: float, why: str) -> None:
+        if operation == "searchOrders":
+            reason = "rate limit" if why == "rate limit" else "retry"
+            self._until, self._why = time.monotonic() + seconds, f"Amazon's {reason}"
+            self._show()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.TICK):
+            if self._until is not None:
+                self._show()
+
+    def _show(self) -> None:
+        pages = f"{self.report.pages} pages"
+        left = 0 if self._until is None else round(self._until - time.monotonic())
+        if left <= 0:
+            self.bar.set_postfix_str(pages)
+            return
+        self.bar.set_postfix_str(
+            f"{pages}; waiting for {self._why} (searchOrders): next page in "
+            f"{left // 60}:{left % 60:02d}"
+        )
+
+
 class _Run:
     """One run over one store's window."""
 
@@ -181,6 +239,8 @@ class _Run:
                 client = connect.amazon_client(store)
             if end > start:
                 self._read_window(client, marketplace_id, start, end, report)
+            else:  # nothing to read yet; still, success means Amazon answered
+                client.check_access(marketplace_id, before=end)
             report.outcome = "success"
         except Exception as exc:  # recorded, then raised as it is: a bug must stay visible
             # Our errors read as a sentence; anything else is named by its type.
@@ -193,6 +253,7 @@ class _Run:
             if client is not None:
                 stats = client.stats["searchOrders"]
                 report.requests, report.throttled = stats.requests, stats.throttled
+                report.waited = stats.token_wait + stats.backoff
                 if owns_client:
                     client.close()
             self._finish(report, end if report.outcome == "success" and end > start else None)
@@ -208,6 +269,7 @@ class _Run:
         bar = tqdm(desc=f"sync {report.store}", unit=" orders", disable=disable, leave=False)
         with (
             bar,
+            _AmazonWaits(client, bar, report) as waits,
             writer_connection(self.engine) as connection,
             background_checkpoints(self.engine),
             _collector_spares_older_objects(),
@@ -219,6 +281,7 @@ class _Run:
                     store = session.get(Store, self.store_id)
                     PageApplier(session, store, report).apply(page)
                 report.pages += 1
+                waits.page_done()
                 bar.update(len(page.orders) + len(page.malformed))
                 statistics.after(report.new)
 

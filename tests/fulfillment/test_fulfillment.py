@@ -201,6 +201,33 @@ def test_emulator_feed_reports_an_unknown_order_item(shop, client):
 # -- the outbox: crashes and outages ---------------------------------------------------------------
 
 
+def test_a_shipment_whose_answer_was_lost_is_confirmed_not_failed(shop, client):
+    """Amazon carries the confirmation out and the answer is lost; the client's retry is
+    refused as a duplicate (in the emulator's own words, which nothing here reads). Amazon's
+    order decides: once its reads show the package, the entry is confirmed, sent once, and no
+    "fix it" comment is written."""
+    order_id = imported(shop)
+    shop.emu.faults.lose_next_answer(operation="confirmShipment")
+    result = ship(shop, client, order_id)
+    assert result.outbox_state == "sent" and "checking its order again" in result.last_error
+    shop.later()
+    assert flush(shop, client).confirmed == 1
+    [entry] = entries(shop)
+    assert entry.state == "confirmed" and entry.last_error is None
+    assert confirmations(shop) == 1 and len(amazon(shop, order_id)["packages"]) == 1
+    with db_session(shop.engine) as s:
+        history = fulfillment.order_activity(s, fulfillment.find_local_order(s, order_id))
+    assert not any("did not take" in (h["comment"] or "") for h in history["history"])
+
+
+def test_amazon_refusing_a_shipment_fails_the_entry_once_its_order_says_so(shop, client):
+    order_id = imported(shop)
+    shop.world.set_status(order_id, "CANCELLED")  # canceled at Amazon; we haven't synced
+    result = ship(shop, client, order_id)
+    assert result.outbox_state == "failed" and "Amazon refused it" in result.last_error
+    assert confirmations(shop) == 0 and amazon(shop, order_id)["packages"] == []
+
+
 def test_a_crash_before_the_call_sends_exactly_once_later(shop, client, monkeypatch):
     order_id = imported(shop)
 

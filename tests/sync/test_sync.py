@@ -14,9 +14,19 @@ import gc
 from datetime import timedelta
 
 import pytest
-from fixtures_sync import API_LAG, MARKET, MUG, Shop, before_page, orders_placed
+from fixtures_sync import (
+    API_LAG,
+    MARKET,
+    MUG,
+    Shop,
+    add_emulated_store,
+    before_page,
+    orders_placed,
+)
 from sqlalchemy import func, select
 
+from ordertools.amazon.auth import Credentials
+from ordertools.amazon.client import FAST_RETRIES, AmazonClient
 from ordertools.amazon.errors import ServerFailure
 from ordertools.amazon.models import utc_iso
 from ordertools.db import (
@@ -31,8 +41,9 @@ from ordertools.db import (
 )
 from ordertools.db import session as db_session
 from ordertools.domain import rules as R
-from ordertools.domain.stores import update_settings
+from ordertools.domain.stores import add_store, update_settings
 from ordertools.sync.importing import ImportRefused, import_order
+from ordertools.sync.run import sync_store
 
 # --- 1. placed before integration ----------------------------------------------------------------
 
@@ -501,3 +512,38 @@ def test_a_product_with_managed_stock_is_reserved_per_open_order(shop: Shop):
     assert shop.reserved(MUG) == 0  # the store does not reserve
     with db_session(shop.engine) as s:
         assert s.scalar(select(Product.quantity).where(Product.sku == MUG)) == 5
+
+
+def test_a_store_added_moments_ago_reports_success_only_when_amazon_answered(
+    engine, sync_emulator, emulator_clock
+):
+    """Nothing to read yet (Amazon's data lags the integration), but the sync still asks
+    Amazon once: success means the credentials and the API work; an endpoint with nothing
+    listening fails the run and keeps the cursor where it was."""
+    now = emulator_clock()
+    add_emulated_store(engine, sync_emulator, "fresh", now)
+    fresh = sync_store(engine, "fresh", clock=emulator_clock, progress=False)
+    assert (fresh.outcome, fresh.pages, fresh.requests) == ("success", 0, 1)
+    with db_session(engine) as s:
+        add_store(
+            s,
+            "dead",
+            marketplace_id=MARKET,
+            endpoint="http://127.0.0.1:9",  # nothing listens on the discard port here
+            token_url="http://127.0.0.1:9/auth/o2/token",
+            integrated_at=now,
+            api_lag_seconds=API_LAG,
+        )
+    dead_client = AmazonClient(
+        Credentials.from_env(),
+        endpoint="http://127.0.0.1:9",
+        token_url="http://127.0.0.1:9/auth/o2/token",
+        store_name="dead",
+        retry=FAST_RETRIES,
+    )
+    with dead_client, pytest.raises(ServerFailure):
+        sync_store(engine, "dead", client=dead_client, clock=emulator_clock, progress=False)
+    with db_session(engine) as s:
+        dead = s.scalar(select(Store).where(Store.name == "dead"))
+        run = s.scalar(select(SyncRun).where(SyncRun.store_id == dead.id))
+        assert dead.cursor is None and run.outcome == "failed"
