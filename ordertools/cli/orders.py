@@ -131,12 +131,15 @@ def orders(
     }[fmt]()
     if output is None:
         click.echo(rendered.rstrip("\n"))
-    elif isinstance(rendered, bytes):
-        output.write_bytes(rendered)
-        click.echo(f"Wrote {len(records)} orders to {output}", err=True)
-    else:
-        output.write_text(rendered, encoding="utf-8")
-        click.echo(f"Wrote {len(records)} orders to {output}", err=True)
+        return
+    data = rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
+    try:
+        output.write_bytes(data)
+    except OSError as exc:  # a folder that isn't there, or isn't ours to write
+        raise ConfigurationError(
+            f"cannot write {output} ({exc.strerror or exc}): choose another --output"
+        ) from None
+    click.echo(f"Wrote {len(records)} orders to {output}", err=True)
 
 
 @click.command(context_settings=CONTEXT)

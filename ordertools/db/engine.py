@@ -85,7 +85,7 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigurationError(_not_openable(repr(shown)))
     read_only_uri = None
-    if parsed.get_backend_name() == "sqlite" and (path := _sqlite_file(parsed)) is not None:
+    if parsed.get_backend_name() == "sqlite" and (path := sqlite_file(parsed)) is not None:
         # SQLite would only say "unable to open database file"; name the folder instead.
         folder = path.absolute().parent
         if not folder.is_dir():
@@ -154,7 +154,7 @@ def _shown_unparsable(raw: str) -> str:
     return f"'{scheme[1]}://...'" if scheme else "(a value with no scheme://)"
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
     """The file an SQLite URL names (None in memory, or a URI this cannot follow)."""
     if is_memory_sqlite(url):
         return None
@@ -198,7 +198,7 @@ def is_read_only(engine: Engine) -> bool:
 def is_beside_order_book(engine: Engine, filename: object) -> bool:
     """Whether `filename` is the SQLite order book's file or one kept beside it (its -wal and
     -shm, a sync's lock file): a refusal to write one of these is the order book's."""
-    path = _sqlite_file(engine.url) if engine.url.get_backend_name() == "sqlite" else None
+    path = sqlite_file(engine.url) if engine.url.get_backend_name() == "sqlite" else None
     if path is None or not isinstance(filename, str | os.PathLike):
         return False
     book, other = path.absolute(), Path(filename).absolute()

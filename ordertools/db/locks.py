@@ -31,7 +31,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
-from ordertools.db.engine import is_memory_sqlite
+from ordertools.db.engine import sqlite_file
 from ordertools.errors import OrdertoolsError
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
@@ -122,9 +122,10 @@ def store_lock(engine: Engine, store_id: int, *, wait: bool | float = False) -> 
 def _lock_for(engine: Engine, store_id: int) -> _Lock:
     if engine.dialect.name == "postgresql":
         return _AdvisoryLock(engine, store_id)
-    if is_memory_sqlite(engine.url):
+    database = sqlite_file(engine.url)
+    if database is None:  # in memory (or a URI naming no file): only this process sees it
         return _ProcessLock(engine, store_id)
-    database = Path(engine.url.database).resolve()
+    database = database.resolve()
     return _FileLock(database.with_name(f"{database.name}.store-{store_id}.lock"))
 
 

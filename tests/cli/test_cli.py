@@ -579,6 +579,7 @@ def test_filters_really_narrow(synced):
         (["--format", "pdf"], "--format"),
         (["--columns", "purchase_date,secret_sauce"], "unknown column secret_sauce"),
         (["--format", "xlsx"], "--output"),
+        (["--output", "/no/such/folder/orders.txt"], "cannot write /no/such/folder/orders.txt"),
     ],
 )
 def test_orders_option_errors(sqlite_url, args, says):

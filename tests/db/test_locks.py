@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from fixtures_db import new_store
 
 from ordertools import db
 from ordertools.db.locks import StoreBusy, store_lock
@@ -119,3 +120,21 @@ def test_in_memory_sqlite_locks_within_the_process():
     thread.join()
     with store_lock(engine, 1):
         pass
+
+
+def test_an_sqlite_uri_order_book_locks_beside_its_file(tmp_path):
+    """`sqlite:///file:...?uri=true` names the same file as the plain URL: the lock goes beside
+    that file (not a path made of the URI's text), and a second holder is refused."""
+    path = tmp_path / "book.db"
+    engine = db.connect(f"sqlite:///file:{path}?uri=true")
+    with db.session(engine) as s:
+        added = new_store()
+        s.add(added)
+        s.flush()
+        store_id = added.id
+    with store_lock(engine, store_id):
+        assert (tmp_path / f"book.db.store-{store_id}.lock").exists()
+        with pytest.raises(StoreBusy):
+            with store_lock(engine, store_id):
+                pass
+    engine.dispose()
