@@ -29,7 +29,7 @@ from ordertools.runs.archive import (
     Retention,
     recent_runs,
 )
-from ordertools.runs.execute import run_notebook
+from ordertools.runs.execute import interrupt_kernels, run_notebook
 from ordertools.runs.parameters import check_parameters
 from ordertools.runs.schedule import cron_and_calendar, parse_every
 
@@ -290,7 +290,13 @@ def schedule_run(ctx, every, notebook, parameters, archive, keep_runs, keep_days
     )
 
     def stop(signum, _frame):
-        _log(f"{signal.Signals(signum).name}: stopping after the current run")
+        # The running notebook's kernel gets Ctrl-C: its sync ends its wait for Amazon, the
+        # notebook is archived with the interruption, and the scheduler stops.
+        stopped = interrupt_kernels()
+        _log(
+            f"{signal.Signals(signum).name}: stopping"
+            + (" (the current run interrupted)" if stopped else "")
+        )
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -124,8 +126,9 @@ def run_notebook(
             )
             session.add(run)
         failure: tuple[str, int] | None = ("interrupted before the notebook finished", 130)
+        stops = _Stops()
         try:
-            with _kernel_env(engine):
+            with _kernel_env(engine), stops:
                 papermill.execute_notebook(
                     str(source),
                     output,
@@ -136,9 +139,9 @@ def run_notebook(
                     execution_timeout=execution_timeout,
                     kernel_manager_class=_local_kernel_manager(),
                 )
-            failure = None
+            failure = stops.failure
         except Exception as exc:
-            failure = _describe_failure(exc, source.name)
+            failure = stops.failure or _describe_failure(exc, source.name)
         finally:
             _finish(engine, run, failure, clock())
         prune_runs(engine, retention or Retention.from_env(), now=clock())
@@ -162,14 +165,79 @@ def _local_kernel_manager() -> type:
     from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import CaselessStrEnum
 
+    class TrackedKernelManager(AsyncKernelManager):
+        """Remembers the kernels it starts, so a stop can be passed on to them (_Stops)."""
+
+        async def start_kernel(self, **kwargs):
+            await super().start_kernel(**kwargs)
+            _KERNELS.add(self)
+
     # A socket is named <runtime dir>/kernel-<uuid>-ipc-<n>; Linux allows 107 bytes in all.
     if os.name != "posix" or len(os.fsencode(jupyter_runtime_dir())) > 107 - 56:
-        return AsyncKernelManager
+        return TrackedKernelManager
 
-    class LocalKernelManager(AsyncKernelManager):
+    class LocalKernelManager(TrackedKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
     return LocalKernelManager
+
+
+# The kernel managers of the runs going on in this process (a scheduler runs one at a time).
+_KERNELS: set = set()
+
+
+def interrupt_kernels() -> int:
+    """Send SIGINT to the kernel of every run going on in this process: the running cell
+    stops (a sync ends its wait for Amazon), and the kernel lives on to hand back its output.
+    Returns how many kernels were interrupted."""
+    interrupted = 0
+    for manager in list(_KERNELS):
+        process = getattr(manager.provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            _KERNELS.discard(manager)
+            continue
+        process.send_signal(signal.SIGINT)
+        interrupted += 1
+    return interrupted
+
+
+class _Stops:
+    """Ctrl-C and SIGTERM during a run, passed on to the kernel.
+
+    The kernel gets SIGINT: the cell running stops at once (a sync ends its wait for Amazon and
+    records itself interrupted), the kernel stays alive to hand back its output, papermill
+    archives the notebook with the interruption in it, and the run ends with 130 (143 for
+    SIGTERM). A second stop doesn't wait for the kernel any longer.
+    """
+
+    def __init__(self):
+        self.received: int | None = None
+
+    def __enter__(self) -> _Stops:
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        _KERNELS.clear()  # this run's kernel is shut down by now
+
+    def _stop(self, signum, frame) -> None:
+        if self.received is not None:  # asked twice: stop now, kernel or not
+            raise KeyboardInterrupt
+        self.received = signum
+        interrupt_kernels()
+
+    @property
+    def failure(self) -> tuple[str, int] | None:
+        if self.received == signal.SIGTERM:
+            return "terminated (SIGTERM) before the notebook finished", 143
+        if self.received == signal.SIGINT:
+            return "interrupted (Ctrl-C) before the notebook finished", 130
+        return None
 
 
 def _describe_failure(exc: Exception, notebook: str) -> tuple[str, int]:

@@ -53,6 +53,7 @@ from ordertools.sync.report import SyncFailed, SyncReport
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted: the sync process ended before the run finished; a later run resumed"
+STOPPED = "stopped (Ctrl-C or SIGTERM) before the window was read; the next run picks up"
 
 
 def sync_store(
@@ -242,11 +243,14 @@ class _Run:
             else:  # nothing to read yet; still, success means Amazon answered
                 client.check_access(marketplace_id, before=end)
             report.outcome = "success"
-        except Exception as exc:  # recorded, then raised as it is: a bug must stay visible
-            # Our errors read as a sentence; anything else is named by its type.
-            reason = (
-                str(exc) if isinstance(exc, OrdertoolsError) else f"{type(exc).__name__}: {exc}"
-            )
+        except BaseException as exc:  # recorded, then raised as it is: a bug must stay visible
+            # Our errors read as a sentence; a stop says so; anything else is named by its type.
+            if isinstance(exc, OrdertoolsError):
+                reason = str(exc)
+            elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM raised as one
+                reason = STOPPED
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
             report.outcome, report.error = "failed", reason
             raise
         finally:

@@ -23,7 +23,7 @@ from sqlalchemy import select as sql_select
 from ordertools import db
 from ordertools.amazon.emulator import EmulatorConfig
 from ordertools.amazon.ratelimit import TokenBucket
-from ordertools.db import AmazonOrderRow, LocalOrder, SyncRun
+from ordertools.db import AmazonOrderRow, LocalOrder, NotebookRun, SyncRun
 from ordertools.domain.stores import add_store
 from ordertools.sync.run import sync_store
 
@@ -123,4 +123,57 @@ def test_a_stop_in_a_rate_limit_wait_ends_the_sync_there_and_the_next_sync_conve
     assert len(locals_) == len(set(locals_)) > 0
     assert runs == ["failed", "success"]  # the interrupted run is recorded as such
     assert sync_store(engine, "acme", progress=False).new == 0  # nothing was left behind
+    engine.dispose()
+
+
+def test_a_stopped_scheduled_run_interrupts_its_kernel_and_archives_the_notebook(
+    emulator_factory, sqlite_url, monkeypatch, tmp_path
+):
+    """SIGTERM to `ordertools run sync` while the sync waits for Amazon: the kernel is passed
+    the stop, the executed notebook is archived with it, the run is recorded, exit 143, and
+    no traceback reaches the log."""
+    paced = EmulatorConfig.paced("amazon", TIME_SCALE)
+    emu = emulator_factory(
+        plans=paced.plans,
+        visibility_delay=paced.visibility_delay,
+        min_before_age=paced.min_before_age,
+    )
+    emu.world.generate(ORDERS, days=3)
+    engine = db.connect(sqlite_url)
+    with db.session(engine) as s:
+        add_store(
+            s,
+            "acme",
+            marketplace_id="ATVPDKIKX0DER",
+            endpoint=emu.base_url,
+            token_url=emu.token_url,
+            integrated_at=emu.clock() - timedelta(days=5),
+        )
+    for name in ("ORDERTOOLS_LWA_CLIENT_ID", "ORDERTOOLS_LWA_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    archive = tmp_path / "runs"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "ordertools", "--db", sqlite_url, "run", "sync"]
+        + ["-p", "store", "acme", "--archive", str(archive)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while emu.stats["searchOrders"]["requests"] <= 20 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the burst is spent: the sync now waits for the next token
+        assert run.poll() is None, run.communicate()
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=90)
+    finally:
+        run.kill()
+    assert run.returncode == 143, stderr
+    assert "Traceback" not in stderr and "terminated (SIGTERM)" in stderr, stderr
+    [archived] = archive.rglob("sync-*.ipynb")
+    assert "KeyboardInterrupt" in archived.read_text()  # the kernel got the stop
+    with db.session(engine) as s:
+        [outcome] = s.scalars(sql_select(NotebookRun.outcome)).all()
+        sync_outcomes = s.scalars(sql_select(SyncRun.outcome)).all()
+    assert outcome == "failed" and sync_outcomes == ["failed"]  # the sync said so in the kernel
     engine.dispose()
