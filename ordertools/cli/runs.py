@@ -216,9 +216,10 @@ def schedule_print(every, notebook, parameters):
     cron, calendar = cron_and_calendar(parse_every(every))
     command = _command_line(notebook, parameters)
     env = "$HOME/.config/ordertools/env"
+    log = "$HOME/.cache/ordertools-sync.log"  # its folder made first: a new account has none
     click.echo(
         f"""# crontab -e  (the env file holds ORDERTOOLS_DB and the credentials, chmod 600)
-{cron} set -a; . {env}; set +a; {command} >> $HOME/.cache/ordertools-sync.log 2>&1
+{cron} set -a; . {env}; set +a; mkdir -p $HOME/.cache; {command} >> {log} 2>&1
 
 # ~/.config/systemd/user/ordertools-sync.service
 [Unit]

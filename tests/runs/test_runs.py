@@ -357,5 +357,17 @@ def test_a_regular_install_runs_the_scheduled_recipe_from_home(wheel, book, tmp_
     done = in_home("/bin/sh", "-c", command)
     assert done.returncode == 0, done.stderr
     assert "sync.ipynb (store acme) succeeded" in done.stdout
-    [run] = runs_in(book)
-    assert run.outcome == "success" and run.output_path.startswith(str(home))
+
+    # The crontab line as printed, its settings from the env file the README describes (cron
+    # gives a job a bare environment: no ORDERTOOLS_DB of its own), in a home without ~/.cache.
+    config = home / ".config" / "ordertools"
+    config.mkdir(parents=True)
+    (config / "env").write_text(f"ORDERTOOLS_DB={book.url}\nORDERTOOLS_RUNS_DIR={home}\n")
+    del env["ORDERTOOLS_DB"], env["ORDERTOOLS_RUNS_DIR"]
+    [cron_line] = [line for line in units.stdout.splitlines() if line.startswith("*/15 ")]
+    cron = in_home("/bin/sh", "-c", cron_line.split(" ", 5)[5])
+    assert cron.returncode == 0, cron.stderr
+    assert "succeeded" in (home / ".cache" / "ordertools-sync.log").read_text()
+    runs = runs_in(book)
+    assert [r.outcome for r in runs] == ["success", "success"]
+    assert all(r.output_path.startswith(str(home)) for r in runs)
