@@ -15,9 +15,11 @@ client touches raw dicts.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from threading import Event, Semaphore
@@ -28,6 +30,7 @@ import orjson
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
+from ordertools import stops
 from ordertools.amazon.auth import AccessTokens, Credentials, scrub
 from ordertools.amazon.errors import (
     AccessDenied,
@@ -129,6 +132,72 @@ class _Budget:
         return self.failed < 0
 
 
+# How long closing waits for a prefetching request in flight before leaving it to its thread.
+CLOSE_GRACE = 0.5
+# How often a wait (or the caller waiting for a prefetched page) looks for Ctrl-C/SIGTERM.
+STOP_POLL = 0.2
+
+
+def _result_unless_stopped(future: Future):
+    """The prefetched page; meanwhile a safe point for Ctrl-C/SIGTERM (no transaction is open
+    here), so a stop is answered even while a request is in flight."""
+    while True:
+        try:
+            return future.result(timeout=STOP_POLL)
+        except FutureTimeout:
+            stops.raise_if_requested()
+
+
+class _DaemonThreads:
+    """Runs each prefetch task on a daemon thread of its own; `submit` gives its Future.
+
+    Not a ThreadPoolExecutor: the interpreter joins those workers when it exits, so a request
+    in flight (up to the read timeout, a minute) would hold a process that Ctrl-C or SIGTERM
+    asked to end. A daemon thread's request is abandoned instead, and nothing is lost: a page
+    read but not written is read again by the next sync. Prefetch chains its tasks (each page
+    submits the next), so no more than two threads are ever at work.
+    """
+
+    def __init__(self, name: str):
+        self._name = name
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                future.cancel()
+                return future
+            thread = threading.Thread(
+                target=self._run, args=(future, fn, args), name=self._name, daemon=True
+            )
+            self._threads.add(thread)
+        thread.start()
+        return future
+
+    def _run(self, future: Future, fn: Callable[..., Any], args: tuple) -> None:
+        try:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - the caller's result() raises it
+                    future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def shutdown(self, grace: float) -> None:
+        """No new tasks; wait up to `grace` seconds in all for the running ones."""
+        with self._lock:
+            self._closed = True
+            running = list(self._threads)
+        deadline = time.monotonic() + grace
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class AmazonClient:
     """An SP-API client for one store (one seller account in one region)."""
 
@@ -163,9 +232,7 @@ class AmazonClient:
         self._session = session
         # Two workers: one types a searchOrders page while the other fetches the next, and the
         # caller handles the one before (one request in flight at a time, as the pacing wants).
-        self._prefetch = (
-            ThreadPoolExecutor(2, thread_name_prefix="sp-api-next-page") if prefetch else None
-        )
+        self._prefetch = _DaemonThreads("sp-api-next-page") if prefetch else None
         self.buckets = {
             op: TokenBucket(rate, burst, clock)
             for op, (rate, burst) in {**DEFAULT_PLANS, **(plans or {})}.items()
@@ -181,7 +248,7 @@ class AmazonClient:
     def close(self) -> None:
         self._closing.set()
         if self._prefetch is not None:
-            self._prefetch.shutdown(wait=True, cancel_futures=True)
+            self._prefetch.shutdown(grace=CLOSE_GRACE)
         self._session.close()
 
     def __enter__(self) -> AmazonClient:
@@ -263,7 +330,7 @@ class AmazonClient:
         ahead: Future | None = self._prefetch.submit(self._fetch_ahead, query, None, stop, window)
         try:
             while ahead is not None:
-                page, ahead = ahead.result()
+                page, ahead = _result_unless_stopped(ahead)
                 window.release()  # the caller has this page: one more may be fetched
                 yield page
         finally:
@@ -502,8 +569,13 @@ class AmazonClient:
         raise AssertionError("unreachable")
 
     def _wait_unless_closed(self, seconds: float) -> None:
-        if self._closing.wait(seconds):
-            raise ClientClosed(f"the SP-API client{self._for_store} was closed while it waited")
+        """Sleep; end at once (ClientClosed) when the client closes or Ctrl-C/SIGTERM came."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._closing.wait(min(left, STOP_POLL)) or stops.requested():
+                raise ClientClosed(
+                    f"the SP-API client{self._for_store} was stopped while it waited"
+                )
 
     def _announce_wait(self, operation: str, seconds: float, why: str) -> None:
         if self.on_wait is not None and seconds > 0:

@@ -7,16 +7,13 @@ commands open the order book with `order_book(ctx)` and fail with `fail(message,
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from datetime import datetime
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ordertools import db
+from ordertools import db, stops
 from ordertools.db.engine import (
     is_beside_order_book,
     is_read_only,
@@ -27,27 +24,6 @@ from ordertools.domain.instants import parse_instant
 from ordertools.errors import OrdertoolsError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler, `kill`, systemd stopping a unit), raised where the command is,
-    like Ctrl-C: every wait ends, every transaction rolls back, every lock is let go."""
-
-
-def _terminated(signum, frame):
-    raise Terminated
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers belong to the main thread (click may run elsewhere in tests)
-        return
-    previous = signal.signal(signal.SIGTERM, _terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Group(click.Group):
@@ -68,8 +44,14 @@ class Group(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            with _sigterm_as_interrupt():
-                return super().invoke(ctx)
+            try:
+                with stops.handling():
+                    return super().invoke(ctx)
+            except Exception as exc:
+                stop = stops.as_stop(exc)
+                if stop is None:
+                    raise
+                raise stop from None  # a stop is a stop, whatever error it surfaced as
         except OrdertoolsError as exc:
             fail(str(exc), exc.exit_code)
         except SQLAlchemyError as exc:
@@ -77,7 +59,7 @@ class Group(click.Group):
                 read_only_failure(ctx)
             reason = first_line(getattr(exc, "orig", None) or exc)
             fail(f"the order book failed: {reason}; check ORDERTOOLS_DB and try again", 1)
-        except Terminated:
+        except stops.Terminated:
             fail("terminated; nothing half-done was kept (the next run picks up)", 143)
         except KeyboardInterrupt:
             fail("interrupted; nothing half-done was kept (the next run picks up)", 130)

@@ -20,7 +20,7 @@ import pandas as pd
 from IPython.display import Markdown
 from sqlalchemy.engine import Engine
 
-from ordertools import db
+from ordertools import db, stops
 from ordertools.domain import stores
 from ordertools.domain.instants import parse_instant
 from ordertools.domain.money import money
@@ -61,10 +61,13 @@ def run_sync(
     if moment is not None:
         options["clock"] = lambda: moment
     try:
-        if store == "all":
-            reports = sync_all(engine, **options)
-        else:
-            reports = [sync_store(engine, store, **options)]
+        # An interrupt (the kernel's, passed on by `ordertools run`) stops the sync at its next
+        # safe point, as in the CLI, so the run is recorded as stopped, not left running.
+        with stops.handling():
+            if store == "all":
+                reports = sync_all(engine, **options)
+            else:
+                reports = [sync_store(engine, store, **options)]
     except SyncFailed as failed:
         reports = failed.reports
     except OrdertoolsError as exc:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from tqdm.auto import tqdm
 
+from ordertools import stops
 from ordertools.amazon import connect
 from ordertools.amazon.client import AmazonClient
 from ordertools.db import (
@@ -245,13 +246,18 @@ class _Run:
             report.outcome = "success"
         except BaseException as exc:  # recorded, then raised as it is: a bug must stay visible
             # Our errors read as a sentence; a stop says so; anything else is named by its type.
-            if isinstance(exc, OrdertoolsError):
-                reason = str(exc)
-            elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM raised as one
+            stop = stops.as_stop(exc)
+            if stop is not None:  # Ctrl-C or SIGTERM, however it surfaced
                 reason = STOPPED
+            elif isinstance(exc, OrdertoolsError):
+                reason = str(exc)
             else:
                 reason = f"{type(exc).__name__}: {exc}"
             report.outcome, report.error = "failed", reason
+            if stop is not None and stop is not exc:
+                # A wait that ended for the stop raised the client's error: raise the stop
+                # itself, so no caller mistakes it for one store's failure and goes on.
+                raise stop from None
             raise
         finally:
             if client is not None:
@@ -274,6 +280,7 @@ class _Run:
         with (
             bar,
             _AmazonWaits(client, bar, report) as waits,
+            stops.cooperatively(),  # a stop ends the waits for Amazon, then the loop, below
             writer_connection(self.engine) as connection,
             background_checkpoints(self.engine),
             _collector_spares_older_objects(),
@@ -286,6 +293,7 @@ class _Run:
                     PageApplier(session, store, report).apply(page)
                 report.pages += 1
                 waits.page_done()
+                stops.raise_if_requested()  # between pages: nothing half-written
                 bar.update(len(page.orders) + len(page.malformed))
                 statistics.after(report.new)
 

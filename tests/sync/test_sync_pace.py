@@ -30,9 +30,7 @@ from ordertools.sync.run import sync_store
 # Amazon's plans 20 times faster: 20 searchOrders pages at once, then one every 9 seconds.
 TIME_SCALE = 20
 ORDERS = 3_500  # over 20 pages of 100 in the window: more than the burst
-WAITING = re.compile(
-    r"waiting for Amazon's rate limit \(searchOrders\): next page in (\d+):(\d\d)"
-)
+WAITING = re.compile(r"waiting for Amazon's rate limit \(searchOrders\): next page in (\d+):(\d\d)")
 
 
 def _read_until(fd: int, pattern: re.Pattern, timeout: float) -> tuple[re.Match | None, str]:
@@ -105,7 +103,7 @@ def test_a_stop_in_a_rate_limit_wait_ends_the_sync_there_and_the_next_sync_conve
     finally:
         sync.kill()
         os.close(controller)
-    assert exit_code == code and said in err_tail
+    assert exit_code == code and said in err_tail, err_tail[-800:]
     assert took < left  # answered inside the wait, not after Amazon's next page
     with db.session(engine) as s:
         stored_before = s.scalar(sql_select(func.count()).select_from(AmazonOrderRow))
@@ -176,4 +174,48 @@ def test_a_stopped_scheduled_run_interrupts_its_kernel_and_archives_the_notebook
         [outcome] = s.scalars(sql_select(NotebookRun.outcome)).all()
         sync_outcomes = s.scalars(sql_select(SyncRun.outcome)).all()
     assert outcome == "failed" and sync_outcomes == ["failed"]  # the sync said so in the kernel
+    engine.dispose()
+
+
+def test_a_stop_while_a_request_is_in_flight_does_not_wait_for_its_answer(
+    emulator_factory, sqlite_url, monkeypatch
+):
+    """Amazon takes 30 s to answer a page; Ctrl-C two seconds in ends the sync then, not when
+    the answer (or the read timeout) comes."""
+    emu = emulator_factory()
+    emu.world.generate(300, days=3)
+    engine = db.connect(sqlite_url)
+    with db.session(engine) as s:
+        add_store(
+            s,
+            "acme",
+            marketplace_id="ATVPDKIKX0DER",
+            endpoint=emu.base_url,
+            token_url=emu.token_url,
+            integrated_at=emu.clock() - timedelta(days=5),
+            api_lag_seconds=0,
+        )
+    for name in ("ORDERTOOLS_LWA_CLIENT_ID", "ORDERTOOLS_LWA_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    slow = 30.0
+    emu.faults.delay_next(1, seconds=slow, operation="searchOrders")
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "ordertools", "--db", sqlite_url, "sync", "acme"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while emu.stats["searchOrders"]["requests"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the first page is asked for, and held
+        time.sleep(2)
+        asked = time.monotonic()
+        sync.send_signal(signal.SIGINT)
+        _, stderr = sync.communicate(timeout=slow + 30)
+        took = time.monotonic() - asked
+    finally:
+        sync.kill()
+    assert sync.returncode == 130 and "interrupted" in stderr, stderr
+    assert took < slow - 2  # the answer never came: the stop didn't wait for it
     engine.dispose()
