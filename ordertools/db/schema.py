@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -166,6 +167,9 @@ class AmazonOrderRow(Base):
     grand_total: Mapped[Decimal | None]
     currency: Mapped[str | None] = mapped_column(String(3))
     raw: Mapped[dict[str, Any]]  # the order JSON exactly as received
+    # The store's Reserve Quantity when the order was first seen: the setting applies to new
+    # orders only, so a toggle never starts or drops an order's reservation half-way.
+    reserve_quantity: Mapped[bool] = mapped_column(default=True, server_default=true())
     note: Mapped[str | None] = mapped_column(Text)  # Order Notes: why it imported or not
     error: Mapped[str | None] = mapped_column(Text)  # malformed, or the import failed
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -247,6 +251,13 @@ class Customer(Base):
 
 
 class Product(Base):
+    """A catalog product: on hand `quantity`; what open orders hold is in `stock_reservations`.
+
+    A SKU Amazon sells that the catalog lacks gets a `placeholder`: disabled, stock not managed,
+    so its orders import; `products import` or `products set` of that SKU sets it up, and the
+    orders already holding it keep pointing at the same row.
+    """
+
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -254,8 +265,10 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(1000))
     enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     manage_stock: Mapped[bool] = mapped_column(default=True, server_default=true())
-    quantity: Mapped[int | None]  # NULL when stock is not managed
+    quantity: Mapped[int | None]  # on hand; NULL when stock is not managed
+    placeholder: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class LocalOrder(Base):
@@ -354,20 +367,51 @@ class LocalOrderHistory(Base):
 
 
 class StockReservation(Base):
-    """Quantity held for a local order until it ships or is canceled (`released_at`)."""
+    """Units of a product held for an Amazon order, from Pending until they ship or the order
+    ends (`released_at`); `domain.stock` decides and writes them.
+
+    A reservation belongs to the Amazon order, so a Pending FBM order holds stock before any
+    local order exists; the import attaches it to its local order (`local_order_id`). Rows are
+    never edited in place but released and replaced, so an order's rows are its stock history:
+    `reason` says why the units were held, `release_reason` why they no longer are. The open
+    rows (released_at NULL) are what `reserved` adds up; a partial index keeps that cheap.
+    """
 
     __tablename__ = "stock_reservations"
+    __table_args__ = (
+        Index(
+            "ix_stock_reservations_open_product",
+            "product_id",
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+        # One open hold per order and product: a second settle of the same order can never
+        # count its units twice, whatever races it.
+        Index(
+            "uq_stock_reservations_open_order_product",
+            "amazon_order_pk",
+            "product_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
-    local_order_id: Mapped[int] = mapped_column(
+    amazon_order_pk: Mapped[int] = mapped_column(
+        ForeignKey("amazon_orders.id", ondelete="CASCADE"), index=True
+    )
+    local_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("local_orders.id", ondelete="CASCADE"), index=True
     )
     quantity: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(Text)
 
-    order: Mapped[LocalOrder] = relationship(back_populates="reservations")
+    order: Mapped[LocalOrder | None] = relationship(back_populates="reservations")
     product: Mapped[Product] = relationship()
 
 

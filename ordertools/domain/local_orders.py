@@ -5,10 +5,9 @@ sync can bring tens of thousands: numbers, customers, products, items, history a
 are each written with one statement per page, not one per order. Follow-through (cancel,
 complete, process) touches one order at a time; it is rare and reads best that way.
 
-Stock: an FBM local order that is still open reserves its quantities of products whose stock is
-managed (when the store reserves quantity); shipping deducts the quantity and releases the
-reservation; canceling releases it. FBA orders never touch local stock: Amazon ships from its
-own warehouses.
+Stock: shipping an FBM order deducts its units from the products' on-hand quantity (FBA orders
+never touch local stock: Amazon ships from its own warehouses). What open orders *hold* is
+`domain.stock`'s: every change here ends by settling the order's reservations there.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Row, bindparam, case, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ordertools.amazon.models import AmazonOrder
@@ -34,7 +33,8 @@ from ordertools.db import (
 )
 from ordertools.db.bulk import bulk_insert, bulk_insert_ids
 from ordertools.db.numbering import take_local_order_numbers
-from ordertools.domain.statuses import CLOSED_LOCAL_STATUSES, LocalStatus
+from ordertools.domain import stock
+from ordertools.domain.statuses import LocalStatus
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def create_local_orders(
         ],
         "amazon_order_pk",
     )
-    items, history, reservations = [], [], []
+    items, history = [], []
     for order in orders:
         local_id = local_ids[order.amazon_order_pk]
         shipped = order.status == LocalStatus.COMPLETE
@@ -151,15 +151,6 @@ def create_local_orders(
                     "unit_price": item.unit_price,
                 }
             )
-            if _reserves(store, order) and product is not None and product.manage_stock:
-                reservations.append(
-                    {
-                        "product_id": product.id,
-                        "local_order_id": local_id,
-                        "quantity": item.quantity,
-                        "created_at": now,
-                    }
-                )
         history.append(
             {
                 "local_order_id": local_id,
@@ -173,7 +164,9 @@ def create_local_orders(
             _deduct_stock(session, products, order.items)
     bulk_insert(session, LocalOrderItem.__table__, items)
     bulk_insert(session, LocalOrderHistory.__table__, history)
-    bulk_insert(session, StockReservation.__table__, reservations)
+    # A Pending order's hold moves to its local order; one imported part-shipped holds only
+    # what is left to ship.
+    stock.settle(session, [o.amazon_order_pk for o in orders])
     return {o.amazon_order_pk: n for o, n in zip(orders, numbers, strict=True)}
 
 
@@ -184,14 +177,6 @@ def take_numbers(session: Session, store: Store, amazon_order_ids: list[str]) ->
     if store.order_number_source == "amazon":
         return list(amazon_order_ids)
     return take_local_order_numbers(session, store, len(amazon_order_ids))
-
-
-def _reserves(store: Store, order: NewLocalOrder) -> bool:
-    return (
-        store.reserve_quantity
-        and order.fulfilled_by != "AMAZON"
-        and order.status not in CLOSED_LOCAL_STATUSES
-    )
 
 
 def _email_key(email: str | None) -> str | None:
@@ -254,7 +239,9 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Ro
             "enabled": False,
             "manage_stock": False,
             "quantity": None,
+            "placeholder": True,
             "created_at": utcnow(),
+            "updated_at": utcnow(),
         }
         for sku in titles
         if sku not in found
@@ -281,9 +268,9 @@ def _deduct_stock(session: Session, products: dict[str, Row], items: Iterable) -
 
 
 def cancel_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
-    """Cancel: release what it reserved, record why."""
-    _release_reservations(session, local)
+    """Cancel: record why, and release what it held."""
     _set_status(local, LocalStatus.CANCELED.value, comment, source)
+    stock.settle(session, [local.amazon_order_pk])
 
 
 def complete_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
@@ -291,24 +278,26 @@ def complete_local_order(session: Session, local: LocalOrder, *, comment: str, s
     fba = local.fulfilled_by == "AMAZON"
     for item in local.items:
         unshipped = item.units_left
-        if unshipped > 0 and not fba and item.product is not None and item.product.manage_stock:
-            if item.product.quantity is not None:
-                item.product.quantity -= unshipped
+        if unshipped > 0 and not fba and item.product is not None:
+            _deduct(session, item.product, unshipped)
         item.quantity_shipped = item.quantity
-    _release_reservations(session, local)
     _set_status(local, LocalStatus.COMPLETE.value, comment, source)
+    stock.settle(session, [local.amazon_order_pk])
+
+
+def _deduct(session: Session, product: Product, units: int) -> None:
+    """Shipped units leave the shelf. In SQL, not in Python: two orders of one product shipped
+    at once must both count."""
+    if product.manage_stock and product.quantity is not None:
+        session.execute(
+            update(Product)
+            .where(Product.id == product.id)
+            .values(quantity=Product.quantity - units)
+        )
 
 
 def process_local_order(session: Session, local: LocalOrder, *, comment: str, source: str) -> None:
     _set_status(local, LocalStatus.PROCESSING.value, comment, source)
-
-
-def _release_reservations(session: Session, local: LocalOrder) -> None:
-    session.execute(
-        update(StockReservation)
-        .where(StockReservation.local_order_id == local.id, StockReservation.released_at.is_(None))
-        .values(released_at=utcnow())
-    )
 
 
 def _set_status(local: LocalOrder, status: str, comment: str, source: str) -> None:
@@ -317,7 +306,7 @@ def _set_status(local: LocalOrder, status: str, comment: str, source: str) -> No
 
 
 def reserved_quantity(session: Session, product: Product) -> int:
-    """Units of a product held by open local orders."""
+    """Units of a product held by open orders (Pending ones and local ones)."""
     return session.scalar(
         select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(
             StockReservation.product_id == product.id, StockReservation.released_at.is_(None)
@@ -337,8 +326,8 @@ def ship_local_items(
 ) -> bool:
     """Ship `shipped` (local item id -> units) of an FBM order; returns whether all shipped.
 
-    Each shipped unit leaves stock and its reservation; once every item is shipped the order is
-    complete (what is left of the reservation released), before that it is processing.
+    Each shipped unit leaves stock and the order's hold; once every item is shipped the order
+    is complete, before that it is processing.
     """
     for item in local.items:
         units = shipped.get(item.id, 0)
@@ -346,31 +335,16 @@ def ship_local_items(
             continue
         item.quantity_shipped += units
         product = item.product
-        if product is not None and product.manage_stock:
-            if product.quantity is not None:
-                product.quantity -= units
-            session.execute(
-                update(StockReservation)
-                .where(
-                    StockReservation.local_order_id == local.id,
-                    StockReservation.product_id == product.id,
-                    StockReservation.released_at.is_(None),
-                )
-                .values(
-                    quantity=case(
-                        (StockReservation.quantity > units, StockReservation.quantity - units),
-                        else_=0,
-                    )
-                )
-            )
+        if product is not None:
+            _deduct(session, product, units)
     done = all(item.units_left <= 0 for item in local.items)
     if done:
-        _release_reservations(session, local)
         _set_status(local, LocalStatus.COMPLETE.value, comment, source)
     elif local.status != LocalStatus.PROCESSING.value:
         _set_status(local, LocalStatus.PROCESSING.value, comment, source)
     else:
         add_comment(local, comment, source=source)
+    stock.settle(session, [local.amazon_order_pk])  # the shipped units are held no more
     return done
 
 

@@ -27,7 +27,7 @@ from ordertools.db import (
     utcnow,
 )
 from ordertools.db.bulk import bulk_insert, bulk_insert_ids, bulk_update
-from ordertools.domain import local_orders
+from ordertools.domain import local_orders, stock
 from ordertools.domain.rules import (
     Action,
     ImportDecision,
@@ -41,6 +41,9 @@ from ordertools.domain.statuses import display_status
 from ordertools.sync.report import OrderChange, SyncReport
 
 log = logging.getLogger(__name__)
+
+# The decisions whose orders the page settles itself (the others' actions settle theirs).
+_SETTLE_HERE = frozenset({Action.SKIP, Action.KEEP})
 
 
 def _row_values(store: Store, order: AmazonOrder, now: datetime) -> dict:
@@ -133,6 +136,12 @@ class PageApplier:
         }
         pks = self._upsert(changed, stored, notes)
         errors = self._act(changed, pks, decisions, locals_, numbers, notes)
+        # Imports and follow-through settled their orders' stock; the rest may hold or release
+        # too (a Pending order holds, one canceled before import lets go).
+        stock.settle(
+            self.session,
+            [pks[o.order_id] for o in changed if decisions[o.order_id].action in _SETTLE_HERE],
+        )
         self._record(changed, stored, pks, decisions, notes, numbers, errors)
 
     def _local_orders(self, changed: list[AmazonOrder], stored: dict) -> dict[int, LocalOrder]:
@@ -207,7 +216,12 @@ class PageApplier:
         )
         if row is None:
             raw = bad.raw if isinstance(bad.raw, dict) else {"value": bad.raw}
-            row = AmazonOrderRow(store_id=self.store.id, amazon_order_id=bad.order_id, raw=raw)
+            row = AmazonOrderRow(
+                store_id=self.store.id,
+                amazon_order_id=bad.order_id,
+                raw=raw,
+                reserve_quantity=self.store.reserve_quantity,
+            )
             self.session.add(row)
         row.error, row.note = bad.reason, note
         self.report.note_change(
@@ -226,7 +240,13 @@ class PageApplier:
         if new:
             now = utcnow()
             rows = [
-                {**_row_values(self.store, o, now), "note": notes[o.order_id], "first_seen_at": now}
+                {
+                    **_row_values(self.store, o, now),
+                    "note": notes[o.order_id],
+                    "first_seen_at": now,
+                    # The setting it arrived under: toggling applies to new orders only.
+                    "reserve_quantity": self.store.reserve_quantity,
+                }
                 for o in new
             ]
             table = AmazonOrderRow.__table__

@@ -146,7 +146,9 @@ def test_cancel_an_unshipped_order(shop, client):
     with db_session(shop.engine) as s:
         local = fulfillment.find_local_order(s, order_id)
         history = fulfillment.order_activity(s, local)["history"]
-    assert history[-1]["status"] == "canceled" and "NoInventory" in history[-1]["comment"]
+    *_, canceled, released = history
+    assert canceled["status"] == "canceled" and "NoInventory" in canceled["comment"]
+    assert released["comment"] == f"Stock: released 2 × {MUG} (Local order {local.number} is canceled)"
 
     shop.later()
     assert flush(shop, client).confirmed == 1

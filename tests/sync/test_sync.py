@@ -97,7 +97,7 @@ def test_a_pending_order_is_tracked_then_imported_when_amazon_verifies_it(shop: 
     assert shop.local(order) is None
     assert order not in shop.recent()
     assert shop.recent("Pending") == [order]
-    assert shop.reserved(MUG) == 0
+    assert shop.reserved(MUG) == 2  # a Pending FBM order holds its units (Reserve Quantity)
 
     shop.world.set_status(order, "UNSHIPPED")
     shop.later()
@@ -173,7 +173,11 @@ def test_amazon_cancellation_releases_stock_and_amazon_shipment_completes(shop: 
     assert local.status == "canceled"
     note = f"Canceled on Amazon: local order {numbers[canceled]} canceled"
     assert shop.detail(canceled)["notes"] == note
-    assert shop.detail(canceled)["local_order"]["history"][-1]["comment"] == note
+    *_, status_line, stock_line = shop.detail(canceled)["local_order"]["history"]
+    assert status_line["comment"] == note
+    assert stock_line["comment"] == (
+        f"Stock: released 2 × {MUG} (Local order {numbers[canceled]} is canceled)"
+    )
     local = shop.local(shipped)
     assert local.status == "complete"
     assert all(i.quantity_shipped == i.quantity for i in local.items)
