@@ -44,6 +44,7 @@ class NewItem:
     title: str | None
     quantity: int
     unit_price: Decimal | None
+    quantity_shipped: int = 0  # shipped from Seller Central before the import
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def new_local_order(order: AmazonOrder, pk: int, status: str) -> NewLocalOrder:
                 item.title,
                 item.quantity_ordered,
                 item.unit_price.amount if item.unit_price else None,
+                min(item.quantity_shipped, item.quantity_ordered),
             )
             for item in order.order_items
         ),
@@ -147,7 +149,7 @@ def create_local_orders(
                     "sku": item.sku,
                     "title": item.title,
                     "quantity": item.quantity,
-                    "quantity_shipped": item.quantity if shipped else 0,
+                    "quantity_shipped": item.quantity if shipped else item.quantity_shipped,
                     "unit_price": item.unit_price,
                 }
             )
@@ -160,8 +162,8 @@ def create_local_orders(
                 "source": "import",
             }
         )
-        if shipped and order.fulfilled_by != "AMAZON":
-            _deduct_stock(session, products, order.items)
+        if order.fulfilled_by != "AMAZON":  # what left the shelf before the import
+            _deduct_stock(session, products, order.items, everything=shipped)
     bulk_insert(session, LocalOrderItem.__table__, items)
     bulk_insert(session, LocalOrderHistory.__table__, history)
     # A Pending order's hold moves to its local order; one imported part-shipped holds only
@@ -253,14 +255,17 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Ro
     return found
 
 
-def _deduct_stock(session: Session, products: dict[str, Row], items: Iterable) -> None:
+def _deduct_stock(
+    session: Session, products: dict[str, Row], items: Iterable[NewItem], *, everything: bool
+) -> None:
     for item in items:
         product = products.get(item.sku)
-        if product is not None and product.manage_stock and product.quantity is not None:
+        units = item.quantity if everything else item.quantity_shipped
+        if units and product is not None and product.manage_stock and product.quantity is not None:
             session.execute(
                 update(Product)
                 .where(Product.id == product.id)
-                .values(quantity=Product.quantity - item.quantity)
+                .values(quantity=Product.quantity - units)
             )
 
 

@@ -378,5 +378,7 @@ def reservation(
         if not store.import_enabled:
             return Reservation(False, NO_RESERVE_NOT_IMPORTING.format(why="import is disabled"))
         return Reservation(True, RESERVE_PENDING)
+    if order.status == CANCELLED:
+        return Reservation(False, NOTE_CANCELED_BEFORE_IMPORT)
     word = _amazon_label(order.status) if order.status else "No status"
     return Reservation(False, NO_RESERVE_NO_LOCAL.format(word=word))

@@ -141,14 +141,19 @@ _PENDING_UNITS = (
 
 def _settle(session: Session, pks: list[int]) -> StockChanges:
     connection = session.connection()
+    # Take turns with any other settle of these orders before reading what they hold (see the
+    # module's docstring): on PostgreSQL by locking their rows, on SQLite by taking the
+    # database's write lock now (pysqlite begins a transaction only at the first write, so
+    # without this the reads below could predate another writer's commit).
     if connection.dialect.name == "postgresql":
-        # Serialize with any other settle of these orders (see the module's docstring).
         connection.execute(
             select(AmazonOrderRow.id)
             .where(AmazonOrderRow.id.in_(pks))
             .order_by(AmazonOrderRow.id)
             .with_for_update()
         ).all()
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("UPDATE stock_reservations SET id = id WHERE 0")
     orders = {row.id: _decide(row) for row in connection.execute(_ORDERS, {"pks": pks})}
     open_rows = connection.execute(_OPEN, {"pks": pks}).all()
     held = [o for o in orders.values() if o.decision.holds]

@@ -12,6 +12,7 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
+from fixtures_stock import held, stock_discrepancies, stock_the_catalog
 from fixtures_sync import Shop, add_emulated_store, before_page, orders_placed, paged_client
 from sqlalchemy import func, select
 
@@ -81,22 +82,28 @@ def _assert_imported_exactly_once(shop: Shop, ids: list[str]) -> None:
 
 
 def test_concurrent_syncs_of_one_store_import_every_order_exactly_once(shop: Shop, db_url):
+    stock_the_catalog(shop.engine)
     ids = orders_placed(shop.world, 30)
+    waiting = orders_placed(shop.world, 6, minutes_ago=40, status="PENDING")
     # The first to get the store holds it a while: its first page comes slowly.
     shop.emu.faults.delay_next(1, seconds=1.5, operation="searchOrders")
     results = _run_children(shop, db_url, 3, wait=False)
     assert sorted(r[0] for r in results) == ["busy", "busy", "ok"], results
-    assert [r[1:] for r in results if r[0] == "ok"] == [(30, 30)]
+    assert [r[1:] for r in results if r[0] == "ok"] == [(30, 36)]  # 6 Pending, not imported
     assert all("already syncing" in r[1] for r in results if r[0] == "busy")
     _assert_imported_exactly_once(shop, ids)
+    assert stock_discrepancies(shop.engine) == {} and held(shop.engine)
 
     # Waiting instead of giving up: all three run, one after another, and import once.
     more = orders_placed(shop.world, 12, minutes_ago=6)
+    for order in waiting[:3]:  # verified meanwhile: their holds move to their local orders
+        shop.world.set_status(order, "UNSHIPPED", at="-5m")
     shop.emu.faults.delay_next(1, seconds=0.5, operation="searchOrders")
     results = _run_children(shop, db_url, 3, wait=30)
     assert [r[0] for r in results] == ["ok"] * 3, results
-    assert sorted(r[1] for r in results) == [0, 0, 12]
-    _assert_imported_exactly_once(shop, ids + more)
+    assert sorted(r[1] for r in results) == [0, 0, 15]
+    _assert_imported_exactly_once(shop, ids + more + waiting[:3])
+    assert stock_discrepancies(shop.engine) == {}  # three syncs, every unit held once
     with db_session(shop.engine) as s:
         outcomes = s.scalars(select(SyncRun.outcome)).all()
     assert outcomes == ["success"] * 4  # a busy store writes no run record
@@ -142,6 +149,7 @@ def _store_state(engine, name: str) -> dict:
 
 
 def test_a_sync_killed_mid_way_is_resumed_by_the_next_one(shop: Shop, db_url):
+    stock_the_catalog(shop.engine)
     orders_placed(shop.world, 10)
     shop.world.add_order(status="PENDING", created="-45m")
     shop.world.add_order(fulfilled_by="AMAZON", status="SHIPPED", created="-44m")
@@ -171,6 +179,7 @@ def test_a_sync_killed_mid_way_is_resumed_by_the_next_one(shop: Shop, db_url):
     with db_session(shop.engine) as s:
         [killed] = s.scalars(select(SyncRun)).all()
     assert killed.outcome == "running" and killed.finished_at is None
+    assert stock_discrepancies(shop.engine) == {}  # page 1's holds landed with page 1
 
     report = shop.sync(page_size=4, wait=10)
     assert report.outcome == "success"
@@ -187,6 +196,7 @@ def test_a_sync_killed_mid_way_is_resumed_by_the_next_one(shop: Shop, db_url):
     resumed, uninterrupted = _store_state(shop.engine, "acme"), _store_state(shop.engine, "control")
     assert len(resumed) == 12 and resumed == uninterrupted
     assert shop.numbers() == [f"{n:09d}" for n in range(1, 12)]  # unique, none skipped
+    assert stock_discrepancies(shop.engine) == {}  # nothing held twice or lost by the kill
     with db_session(shop.engine) as s:
         killed = s.get(SyncRun, killed.id)
     assert killed.outcome == "failed" and "interrupted" in killed.error
