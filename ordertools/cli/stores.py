@@ -9,6 +9,7 @@ import click
 from ordertools import db
 from ordertools.cli.context import CONTEXT, instant, order_book
 from ordertools.domain import stores
+from ordertools.domain.rules import RESERVE_QUANTITY_NEW_ORDERS_ONLY
 
 
 @click.group(context_settings=CONTEXT)
@@ -182,6 +183,8 @@ def settings(
         "new_order_status",
     ):
         click.echo(f"{key:<20} {data[key]}")
+    if "reserve_quantity" in changes:
+        click.echo(RESERVE_QUANTITY_NEW_ORDERS_ONLY)
 
 
 COMMANDS = (store, settings)

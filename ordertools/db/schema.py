@@ -268,7 +268,6 @@ class Product(Base):
     quantity: Mapped[int | None]  # on hand; NULL when stock is not managed
     placeholder: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class LocalOrder(Base):

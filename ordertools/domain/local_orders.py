@@ -243,7 +243,6 @@ def _products(session: Session, orders: Iterable[NewLocalOrder]) -> dict[str, Ro
             "quantity": None,
             "placeholder": True,
             "created_at": utcnow(),
-            "updated_at": utcnow(),
         }
         for sku in titles
         if sku not in found

@@ -327,6 +327,11 @@ NO_RESERVE_SETTING = "The store did not reserve quantity when this order arrived
 NO_RESERVE_CLOSED = "Local order {number} is {status}"
 NO_RESERVE_NOT_IMPORTING = "Not held: the order will not be imported ({why})"
 NO_RESERVE_NO_LOCAL = "Not held: {word} on Amazon without a local order"
+# Said wherever the setting changes (CLI, dashboard).
+RESERVE_QUANTITY_NEW_ORDERS_ONLY = (
+    "Reserve Quantity applies to new orders only: orders already received keep holding stock, "
+    "or not, as they did."
+)
 
 
 @dataclass(frozen=True)

@@ -305,7 +305,9 @@ def test_settings_change_the_database(db_url):
     assert acme["order_number_source"] == "amazon"
     assert acme["reserve_quantity"] is False
     assert acme["new_order_status"] == "awaiting_review"
-    ok(db_url, "settings", "acme", "--import", "enabled", "--reserve-quantity", "yes")
+    said = ok(db_url, "settings", "acme", "--import", "enabled", "--reserve-quantity", "yes")
+    assert "Reserve Quantity applies to new orders only" in said.stdout
+    assert "new orders only" not in ok(db_url, "settings", "acme", "--import", "enabled").stdout
     acme = stores_json(db_url)["acme"]
     assert acme["import_enabled"] is True and acme["reserve_quantity"] is True
     assert acme["customer_creation"] == "create"  # untouched settings stay

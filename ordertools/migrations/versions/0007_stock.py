@@ -9,11 +9,12 @@ Create Date: 2026-12-02
 - amazon_orders.reserve_quantity: the store's setting when the order was first seen (toggling
   applies to new orders only). Existing orders take their store's current setting, which is
   what their local orders reserved under. Added with ADD COLUMN, so SQLite does not rebuild
-  amazon_orders (which would drop 0006's search triggers).
+  amazon_orders (which would drop 0006's search triggers), nor products (which other tables
+  reference).
 - stock_reservations: amazon_order_pk (filled from the local order), local_order_id nullable,
   reason and release_reason, a partial index on the open rows by product, and a unique one
   on the open rows by order and product (one hold per order and product).
-- products: placeholder (the disabled rows the import made for unknown SKUs) and updated_at.
+- products: placeholder (the disabled rows the import made for unknown SKUs).
 """
 
 from collections.abc import Sequence
@@ -26,7 +27,6 @@ down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TIMESTAMP = sa.DateTime(timezone=True)
 OPEN = sa.text("released_at IS NULL")
 
 
@@ -44,10 +44,7 @@ def upgrade() -> None:
         "products",
         sa.Column("placeholder", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
-    op.add_column("products", sa.Column("updated_at", TIMESTAMP, nullable=True))
-    op.execute("UPDATE products SET placeholder = NOT enabled, updated_at = created_at")
-    with op.batch_alter_table("products") as batch:
-        batch.alter_column("updated_at", existing_type=TIMESTAMP, nullable=False)
+    op.execute("UPDATE products SET placeholder = NOT enabled")
 
     with op.batch_alter_table("stock_reservations") as batch:
         batch.add_column(sa.Column("amazon_order_pk", sa.Integer(), nullable=True))
@@ -112,12 +109,14 @@ def downgrade() -> None:
         batch.drop_column("release_reason")
         batch.drop_column("reason")
         batch.drop_column("amazon_order_pk")
-    with op.batch_alter_table("products") as batch:
-        batch.drop_column("updated_at")
-        batch.drop_column("placeholder")
-    # Not batch mode: rebuilding amazon_orders on SQLite would drop 0006's search triggers.
-    # SQLite (3.35+) drops a column in place.
+    _drop_column("products", "placeholder")
+    _drop_column("amazon_orders", "reserve_quantity")
+
+
+def _drop_column(table: str, column: str) -> None:
+    # Not batch mode: rebuilding amazon_orders on SQLite would drop 0006's search triggers, and
+    # rebuilding products fails on the tables referencing it. SQLite (3.35+) drops in place.
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE amazon_orders DROP COLUMN reserve_quantity")
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     else:
-        op.drop_column("amazon_orders", "reserve_quantity")
+        op.drop_column(table, column)
