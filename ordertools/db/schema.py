@@ -445,6 +445,41 @@ class SyncRun(Base):
     store: Mapped[Store] = relationship(back_populates="sync_runs")
 
 
+class Reconciliation(Base):
+    """One reconciliation of one store against Amazon's order report: its window, what differed
+    (counts per kind), what was repaired and what was left for the next run."""
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (
+        _one_of("outcome", SYNC_OUTCOMES, "outcome"),
+        Index("ix_reconciliations_store_started", "store_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    repair: Mapped[bool] = mapped_column(default=True, server_default=true())
+    outcome: Mapped[str] = mapped_column(String(10), default="running", server_default="running")
+    reports: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # createReport calls
+    report_orders: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    compared: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    missing: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    stale: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    items: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    totals: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    not_in_report: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    repaired: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    left: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # The differing orders (at most a few hundred kept): [{order_number, difference, ...}]
+    differences: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+
+
 __all__ = [
     "AmazonOrderItem",
     "AmazonOrderRow",
@@ -454,6 +489,7 @@ __all__ = [
     "LocalOrderHistory",
     "LocalOrderItem",
     "Product",
+    "Reconciliation",
     "StatusEvent",
     "StockReservation",
     "Store",
