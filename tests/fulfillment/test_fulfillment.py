@@ -148,7 +148,9 @@ def test_cancel_an_unshipped_order(shop, client):
         history = fulfillment.order_activity(s, local)["history"]
     *_, canceled, released = history
     assert canceled["status"] == "canceled" and "NoInventory" in canceled["comment"]
-    assert released["comment"] == f"Stock: released 2 × {MUG} (Local order {local.number} is canceled)"
+    assert (
+        released["comment"] == f"Stock: released 2 × {MUG} (Local order {local.number} is canceled)"
+    )
 
     shop.later()
     assert flush(shop, client).confirmed == 1
