@@ -9,7 +9,8 @@ typed error from `ordertools.errors` whose text a person can act on and which ne
 secret.
 
 Amazon's JSON becomes typed structs here (`type_orders`, `parse_order`); nothing past the
-client touches raw dicts.
+client touches raw dicts. Order reports (the Reports API, for reconciliation) come out as typed
+rows too (`order_report`, parsed by `ordertools.amazon.reports` as the document downloads).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import chain
 from threading import Event, Semaphore
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -38,6 +41,8 @@ from ordertools.amazon.errors import (
     ClientClosed,
     InvalidInput,
     NotFound,
+    ReportFailed,
+    ReportTimedOut,
     ServerFailure,
     Throttled,
 )
@@ -61,6 +66,14 @@ from ordertools.amazon.models import (
 )
 from ordertools.amazon.ratelimit import DEFAULT_PLANS, TokenBucket
 from ordertools.amazon.regions import LWA_TOKEN_URL, endpoint_for
+from ordertools.amazon.reports import (
+    MAX_ORDER_REPORT_WINDOW,
+    ORDER_REPORT,
+    ORDER_REPORTS,
+    Report,
+    ReportRow,
+    parse_order_report,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +82,8 @@ GET_ORDER_PATH = "/orders/2026-01-01/orders/{order_id}"
 CONFIRM_SHIPMENT_PATH = "/orders/v0/orders/{order_id}/shipmentConfirmation"
 FEED_DOCUMENTS_PATH = "/feeds/2021-06-30/documents"
 FEEDS_PATH = "/feeds/2021-06-30/feeds"
+REPORTS_PATH = "/reports/2021-06-30/reports"
+REPORT_DOCUMENTS_PATH = "/reports/2021-06-30/documents"
 
 # The datasets a sync needs: who bought, where it goes, what it's worth, how it ships.
 DEFAULT_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
@@ -77,6 +92,10 @@ INCLUDED_DATA = frozenset(
     + ("EXPENSE", "PROMOTION", "CANCELLATION", "TAX", "PAYMENT", "FULFILLMENT_ORDERS")
 )
 MAX_MARKETPLACES = 50
+MAX_REPORT_MARKETPLACES = 25  # CreateReportSpecification.marketplaceIds maxItems
+REPORT_DONE_FAILED = frozenset({"FATAL", "CANCELLED"})
+DOWNLOAD_CHUNK = 64 * 1024  # bytes read at a time from a report document's URL
+_GZIP = zlib.MAX_WBITS | 16  # zlib's window bits for a gzip header and trailer
 
 USER_AGENT = "ordertools/0.1 (Language=Python)"
 # searchOrders pages fetched ahead of the caller at most (see `_fetch_ahead`): about 4 MB, which
@@ -97,10 +116,14 @@ class RetryPolicy:
     max: float = 60.0
     jitter: float = 1.0
     timeout: tuple[float, float] = (10.0, 60.0)  # (connect, read) seconds for every request
+    # getReport polls while a report is made: the first wait, doubling up to the second.
+    report_poll: tuple[float, float] = (2.0, 60.0)
 
 
 # For tests and benchmarks: the same shape of policy, over in milliseconds.
-FAST_RETRIES = RetryPolicy(initial=0.01, max=0.05, jitter=0.01, timeout=(2.0, 5.0))
+FAST_RETRIES = RetryPolicy(
+    initial=0.01, max=0.05, jitter=0.01, timeout=(2.0, 5.0), report_poll=(0.02, 0.2)
+)
 
 
 @dataclass
@@ -220,6 +243,7 @@ class AmazonClient:
         self.store_name = store_name
         self._for_store = f" for store {store_name}" if store_name else ""
         self._retry = retry
+        self._clock = clock
         # Waits (for a token, before a retry) end the moment the client closes: a worker
         # waiting minutes for Amazon's rate limit must not hold a Ctrl-C'd process.
         self._closing = Event()
@@ -477,6 +501,178 @@ class AmazonClient:
                 operation="createFeedDocument",
                 status=response.status_code,
             )
+
+    # -- order reports (Reports API 2021-06-30) -------------------------------------------------
+
+    def create_report(
+        self,
+        report_type: str,
+        marketplace_ids: Sequence[str],
+        data_start: datetime,
+        data_end: datetime,
+    ) -> str:
+        """Ask Amazon for a report of `data_start`..`data_end`; returns its report id.
+
+        Amazon makes it asynchronously: follow it with `wait_for_report`. The order reports
+        (`ORDER_REPORT`) cover at most 30 days a request.
+        """
+        return self._create_report(
+            _report_specification(report_type, marketplace_ids, data_start, data_end)
+        )
+
+    def _create_report(self, specification: dict[str, Any]) -> str:
+        answer = self._call("createReport", "POST", REPORTS_PATH, body=specification)
+        report_id = answer.get("reportId") if isinstance(answer, dict) else None
+        if not isinstance(report_id, str) or not report_id:
+            raise ServerFailure(
+                f"Amazon accepted createReport{self._for_store} without a reportId; try again "
+                "later",
+                operation="createReport",
+            )
+        return report_id
+
+    def get_report(self, report_id: str) -> Report:
+        """The report's processingStatus, and its document id once it is DONE."""
+        op = "getReport"
+        path = f"{REPORTS_PATH}/{quote(_identifier(report_id, op, 'report id'), safe='')}"
+        body = self._call(op, "GET", path)
+        status = body.get("processingStatus") if isinstance(body, dict) else None
+        if not isinstance(status, str):
+            raise ServerFailure(
+                f"Amazon described report {report_id}{self._for_store} without a "
+                "processingStatus; try again later",
+                operation=op,
+            )
+        document_id = body.get("reportDocumentId")
+        return Report(
+            report_id=str(body.get("reportId") or report_id),
+            processing_status=status,
+            document_id=document_id if isinstance(document_id, str) and document_id else None,
+            report_type=body.get("reportType") if isinstance(body.get("reportType"), str) else None,
+        )
+
+    def wait_for_report(self, report_id: str, *, timeout: float = 3600) -> str:
+        """Poll getReport until the report is DONE; returns its document id.
+
+        The polls back off (`RetryPolicy.report_poll`: 2 s doubling to 60 s), each wait
+        announced through `on_wait` as ("getReport", seconds, "report <id> is IN_PROGRESS"),
+        and a closed client or Ctrl-C/SIGTERM ends the wait (`ClientClosed`). FATAL and
+        CANCELLED raise `ReportFailed`; still not DONE after `timeout` seconds,
+        `ReportTimedOut`.
+        """
+        op = "getReport"
+        _identifier(report_id, op, "report id")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise _invalid(op, f"timeout must be a number of seconds above 0, got {timeout!r}")
+        pause, longest = self._retry.report_poll
+        started = self._clock()
+        while True:
+            report = self.get_report(report_id)
+            status = report.processing_status
+            if status == "DONE":
+                if report.document_id:
+                    return report.document_id
+                raise ReportFailed(
+                    f"Amazon finished report {report_id}{self._for_store} without a document: "
+                    "request the report again",
+                    report_id=report_id,
+                    processing_status=status,
+                    operation=op,
+                )
+            if status in REPORT_DONE_FAILED:
+                raise ReportFailed(
+                    _report_failure(report, self._for_store),
+                    report_id=report_id,
+                    processing_status=status,
+                    operation=op,
+                )
+            waited = self._clock() - started
+            if waited >= timeout:
+                raise ReportTimedOut(
+                    f"report {report_id}{self._for_store} is still {status} after "
+                    f"{timeout:g} s: Amazon is slow today; wait for the same report id again "
+                    "later",
+                    report_id=report_id,
+                    processing_status=status,
+                    operation=op,
+                )
+            wait = min(pause, timeout - waited)
+            self._announce_wait(op, wait, f"report {report_id} is {status}")
+            self._sleep(wait)
+            pause = min(pause * 2, longest)
+
+    def report_lines(self, document_id: str) -> Iterator[str]:
+        """The report document's lines (without line endings) as they download.
+
+        getReportDocument names a pre-signed URL (valid for five minutes), fetched here as a
+        stream without the access token (it is S3's, not the SP-API's), gunzipped on the fly
+        when Amazon compressed it. Lines are UTF-8; a line that is not (Amazon writes some
+        marketplaces' flat files in Windows-1252) is read as Windows-1252. A download cut
+        short raises `ServerFailure` (transient) at that point of the stream.
+        """
+        op = "getReportDocument"
+        document_id = _identifier(document_id, op, "report document id")
+        return self._document_lines(document_id)
+
+    def _document_lines(self, document_id: str) -> Iterator[str]:
+        op = "getReportDocument"
+        path = f"{REPORT_DOCUMENTS_PATH}/{quote(document_id, safe='')}"
+        document = self._call(op, "GET", path)
+        url = document.get("url") if isinstance(document, dict) else None
+        if not isinstance(url, str) or not url:
+            raise ServerFailure(
+                f"Amazon described report document {document_id}{self._for_store} without "
+                "a URL; try again later",
+                operation=op,
+            )
+        gzipped = document.get("compressionAlgorithm") == "GZIP"
+        cut_short = ServerFailure(
+            f"the download of report document {document_id}{self._for_store} was cut short; "
+            "request the report again",
+            operation=op,
+        )
+        response = self._send(op, "GET", url, stream=True)
+        try:
+            if response.status_code >= 300:
+                raise ServerFailure(
+                    f"could not download report document {document_id}{self._for_store} "
+                    f"(HTTP {response.status_code}); request the report again",
+                    operation=op,
+                    status=response.status_code,
+                )
+            chunks = response.iter_content(DOWNLOAD_CHUNK)
+            yield from _text_lines(_gunzipped(chunks, cut_short) if gzipped else chunks)
+        except (requests.RequestException, zlib.error) as exc:
+            self.stats[op].failures += 1
+            raise cut_short from exc
+        finally:
+            response.close()
+
+    def order_report(
+        self, marketplace_id: str, start: datetime, end: datetime, *, timeout: float = 3600
+    ) -> Iterator[ReportRow]:
+        """Every row of the order report of orders updated in `start`..`end` (at most 30
+        days): createReport, wait for it, then the document parsed as it downloads.
+
+        The arguments are checked at the call (`InvalidInput`); the requests go out as the
+        caller iterates. See `reports.parse_order_report` for the rows and
+        `reports.orders_in_report` to fold them per order.
+        """
+        specification = _report_specification(ORDER_REPORT, [marketplace_id], start, end)
+        return self._report_rows(specification, timeout)
+
+    def _report_rows(self, specification: dict[str, Any], timeout: float) -> Iterator[ReportRow]:
+        report_id = self._create_report(specification)
+        document_id = self.wait_for_report(report_id, timeout=timeout)
+        try:
+            yield from parse_order_report(self.report_lines(document_id))
+        except ReportFailed as exc:  # the header: not an order report
+            raise ReportFailed(
+                f"report {report_id}{self._for_store}: {exc}",
+                report_id=report_id,
+                processing_status="DONE",
+                operation="getReportDocument",
+            ) from None
 
     # -- one operation call: pacing, retries, errors ------------------------------------------
 
@@ -788,6 +984,38 @@ def _shipment_confirmation(
     return {"marketplaceId": marketplace_id, "packageDetail": package}
 
 
+def _report_specification(
+    report_type: str, marketplace_ids: Sequence[str], data_start: datetime, data_end: datetime
+) -> dict[str, Any]:
+    """createReport's body (CreateReportSpecification), after the rules Amazon states."""
+    op = "createReport"
+    if not isinstance(report_type, str) or not report_type.strip():
+        raise _invalid(op, f"report_type must be a report type name, got {report_type!r}")
+    if isinstance(marketplace_ids, str):
+        marketplace_ids = [marketplace_ids]
+    marketplace_ids = list(marketplace_ids)
+    if not 1 <= len(marketplace_ids) <= MAX_REPORT_MARKETPLACES or not all(
+        isinstance(m, str) and m for m in marketplace_ids
+    ):
+        raise _invalid(op, f"marketplace_ids: give 1 to {MAX_REPORT_MARKETPLACES} marketplace ids")
+    start = _instant(op, "dataStartTime", data_start)
+    end = _instant(op, "dataEndTime", data_end)
+    if data_end < data_start:
+        raise _invalid(op, f"dataEndTime ({data_end}) is earlier than dataStartTime ({data_start})")
+    if report_type in ORDER_REPORTS and data_end - data_start > MAX_ORDER_REPORT_WINDOW:
+        raise _invalid(
+            op,
+            f"an order report covers at most {MAX_ORDER_REPORT_WINDOW.days} days; "
+            f"{data_start:%Y-%m-%d} to {data_end:%Y-%m-%d} is longer: split the window",
+        )
+    return {
+        "reportType": report_type,
+        "marketplaceIds": marketplace_ids,
+        "dataStartTime": start,
+        "dataEndTime": end,
+    }
+
+
 def _instant(op: str, name: str, moment: datetime) -> str:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise _invalid(op, f"{name} must be a timezone-aware datetime, got {moment!r}")
@@ -798,6 +1026,12 @@ def _order_id(order_id: str, op: str) -> str:
     if not isinstance(order_id, str) or not order_id.strip():
         raise _invalid(op, f"order id must be a non-empty string, got {order_id!r}")
     return order_id
+
+
+def _identifier(value: str, op: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(op, f"{what} must be a non-empty string, got {value!r}")
+    return value
 
 
 def _invalid(op: str, reason: str) -> InvalidInput:
@@ -820,6 +1054,67 @@ def _learn_rate(bucket: TokenBucket, response: requests.Response) -> None:
             bucket.rerate(float(announced))
         except ValueError:
             log.debug("ignoring x-amzn-RateLimit-Limit %r", announced)
+
+
+def _report_failure(report: Report, for_store: str) -> str:
+    what = f"report {report.report_id}{for_store}"
+    if report.report_type:
+        what += f" ({report.report_type})"
+    if report.processing_status == "CANCELLED":
+        return (
+            f"Amazon cancelled {what}: it does so when there is no data to report (no orders "
+            "in the window) or when the report was cancelled; request it again if orders "
+            "are expected"
+        )
+    return (
+        f"Amazon could not make {what} (FATAL): request it again later; if it fails again, "
+        "check the window and the marketplace"
+    )
+
+
+def _gunzipped(chunks: Iterable[bytes], cut_short: ServerFailure) -> Iterator[bytes]:
+    """The gzip stream's content as it arrives (several gzip members are read in turn). When
+    the bytes are no gzip stream at all (a transport that decoded them already), as they are."""
+    chunks = iter(chunks)
+    first = next((chunk for chunk in chunks if chunk), b"")
+    if first[:2] != b"\x1f\x8b":
+        yield first
+        yield from chunks
+        return
+    decompressor = None
+    for chunk in chain([first], chunks):
+        while chunk:
+            if decompressor is None or decompressor.eof:
+                decompressor = zlib.decompressobj(_GZIP)
+            yield decompressor.decompress(chunk)
+            chunk = decompressor.unused_data if decompressor.eof else b""
+    if decompressor is None or not decompressor.eof:
+        raise cut_short
+
+
+def _text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Lines without their endings, each decoded on its own (see `_decoded`)."""
+    pending = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        pending += chunk
+        if b"\n" in chunk:
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield _decoded(line)
+    if pending:
+        yield _decoded(pending)
+
+
+def _decoded(line: bytes) -> str:
+    """UTF-8 (a byte-order mark dropped), else Windows-1252: Amazon's flat files are one or the
+    other by marketplace, and guessing per line keeps a stream of either readable."""
+    line = line.removesuffix(b"\r")
+    try:
+        return line.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", errors="replace")
 
 
 def _transport_problem(exc: requests.RequestException) -> str:

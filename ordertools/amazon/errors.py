@@ -63,6 +63,34 @@ class ClientClosed(AmazonError):
     Amazon's rate limit or a retry: the request was never sent."""
 
 
+class ReportFailed(AmazonError):
+    """A report Amazon could not make: it ended FATAL or CANCELLED, or never arrived as an
+    order report. `report_id` and `processing_status` say which and how (None when the report
+    was never created or the document was unreadable).
+
+    CANCELLED is also how Amazon ends a report that has no data to return (the model says
+    so): for an order report that can mean the window had no orders."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        report_id: str | None = None,
+        processing_status: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message, operation=operation, status=status, code=code)
+        self.report_id = report_id
+        self.processing_status = processing_status
+
+
+class ReportTimedOut(ReportFailed):
+    """A report was still IN_QUEUE or IN_PROGRESS when the wait for it ran out (transient:
+    Amazon is slow; wait for the same report id again, or ask later)."""
+
+
 class MalformedOrder(OrdertoolsError):
     """One order in a page could not be read; the rest of the page is fine.
 

@@ -22,6 +22,10 @@ DEFAULT_PLANS: dict[str, tuple[float, int]] = {
     "createFeed": (0.0083, 15),
     "getFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
+    # Reports API 2021-06-30: the order reports a reconciliation reads (see amazon/reports.py).
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
 }
 
 

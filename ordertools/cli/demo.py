@@ -36,7 +36,15 @@ from ordertools.errors import ConfigurationError
     metavar="K",
     help="Run Amazon's pace K times faster (rates x K, delays / K): a day's shape in minutes.",
 )
-def emulator(host, port, scenario, plans, time_scale):
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Trouble from the start (repeatable): lost-updates=SHARE (searchOrders silently "
+    "omits that share of order updates; reports still show them), lost-updates-seed=N.",
+)
+def emulator(host, port, scenario, plans, time_scale, faults):
     """Run the local SP-API emulator (LWA, searchOrders, getOrder, confirmShipment).
 
     It serves until Ctrl-C; point a store at it with --endpoint and --token-url.
@@ -45,11 +53,18 @@ def emulator(host, port, scenario, plans, time_scale):
     Example:
       ordertools emulator --port 8765 --scenario demo
       ordertools emulator --plans amazon --time-scale 60   # Amazon's pace, a minute per hour
+      ordertools emulator --fault lost-updates=0.05        # for `ordertools reconcile` to find
       ordertools store add shop --marketplace ATVPDKIKX0DER --endpoint http://127.0.0.1:8765 \\
         --token-url http://127.0.0.1:8765/auth/o2/token --integrated-at 2026-11-01T00:00:00Z
     """
     # The emulator and its web server load only here and in the demo: never for real stores.
-    from ordertools.amazon.emulator import run_server
+    from ordertools.amazon.emulator import EmulatorConfig, ManualClock, run_server
+    from ordertools.amazon.emulator.config import fault_options
+
+    try:
+        options = fault_options(faults)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
     # Werkzeug answers a taken port with its own two lines and exit 1: ask first, in one line.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -63,7 +78,10 @@ def emulator(host, port, scenario, plans, time_scale):
     # A script waiting for the "SP-API emulator on ..." line must get it now, even in a pipe.
     sys.stdout.reconfigure(line_buffering=True)
     try:
-        run_server(host, port, scenario, plans=plans, time_scale=time_scale)
+        config = EmulatorConfig.paced(
+            plans, time_scale, clock=ManualClock(ticking=True), **options
+        )
+        run_server(host, port, scenario, config=config)
     except FileNotFoundError as exc:  # no such scenario
         raise ConfigurationError(str(exc)) from None
     except ValueError as exc:  # a scenario file that is not valid JSON

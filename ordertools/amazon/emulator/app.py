@@ -14,6 +14,7 @@ import struct
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -26,6 +27,7 @@ from ordertools.amazon.emulator.config import EmulatorConfig
 from ordertools.amazon.emulator.confirm import request_problems
 from ordertools.amazon.emulator.faults import Faults, Stats, server_error
 from ordertools.amazon.emulator.feeds import Feeds
+from ordertools.amazon.emulator.reports import DOCUMENT_PATH, Reports
 from ordertools.amazon.emulator.search import (
     InvalidInput,
     Snapshots,
@@ -56,8 +58,16 @@ URLS = Map(
         Rule(
             "/feeds/2021-06-30/documents/<document_id>", methods=["GET"], endpoint="getFeedDocument"
         ),
-        # The pre-signed URLs of feed documents (S3 on the live API): no access token.
+        Rule("/reports/2021-06-30/reports", methods=["POST"], endpoint="createReport"),
+        Rule("/reports/2021-06-30/reports/<report_id>", methods=["GET"], endpoint="getReport"),
+        Rule(
+            "/reports/2021-06-30/documents/<document_id>",
+            methods=["GET"],
+            endpoint="getReportDocument",
+        ),
+        # The pre-signed URLs of feed and report documents (S3 on the live API): no token.
         Rule("/_documents/<document_id>", methods=["PUT", "GET"], endpoint="document"),
+        Rule(f"{DOCUMENT_PATH}<document_id>", methods=["GET"], endpoint="report_document"),
         *Admin.rules(),
     ],
     strict_slashes=False,
@@ -105,9 +115,15 @@ class EmulatorApp:
             "createFeed": self.create_feed,
             "getFeed": self.get_feed,
             "getFeedDocument": self.get_feed_document,
+            "createReport": self.create_report,
+            "getReport": self.get_report,
+            "getReportDocument": self.get_report_document,
         }
         self.buckets = {op: TokenBucket(*config.plans[op]) for op in self.operations}
         self.feeds = Feeds(world)
+        self.reports = Reports(world, config, faults)
+        if config.lost_updates:
+            faults.lose_updates(config.lost_updates, config.lost_updates_seed)
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
@@ -128,6 +144,8 @@ class EmulatorApp:
             return self.admin.dispatch(endpoint, request, values)
         if endpoint == "document":
             return self.document(request, **values)
+        if endpoint == "report_document":
+            return self.report_document(request, **values)
         self.stats.count(endpoint, requests=1)
         response = self._inject_fault(endpoint, request)
         if response is None and endpoint == "token":
@@ -193,16 +211,22 @@ class EmulatorApp:
         included, size = included_data(args), page_size(args)
         search = parse_filter(args, now, self.config.min_before_age)
         token = args.get("paginationToken")
+        # The lost-updates fault: versions Amazon's index missed are never served here.
+        hidden = self.faults.lost_version if self.faults.losing_updates else None
         if token:
             snapshot, offset = self.snapshots.resume(token, search, now)
         else:
             matching = sorted(
-                (o for o in self.world.visible_orders() if search.matches(o)),
+                (o for o in self.world.visible_orders(hidden=hidden) if search.matches(o)),
                 key=lambda o: (o.updated, o.order_id),
             )
             snapshot, offset = self.snapshots.start(search, [o.order_id for o in matching], now), 0
         page_ids = snapshot.order_ids[offset : offset + size]
-        orders = [render(v.body, included) for i in page_ids if (v := self.world.visible(i))]
+        orders = [
+            render(v.body, included)
+            for i in page_ids
+            if (v := self.world.visible(i, hidden=hidden))
+        ]
         body: dict[str, Any] = {"orders": orders}
         end = offset + size
         if end < len(snapshot.order_ids):
@@ -253,6 +277,50 @@ class EmulatorApp:
         if document is None:
             return error(404, "NotFound", f"Feed document {document_id} was not found.")
         return json_response(200, document)
+
+    def create_report(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        self.stats.count("createReport", reports=1)
+        return json_response(202, self.reports.create_report(body, self.config.now()))
+
+    def get_report(self, request: Request, report_id: str) -> Response:
+        report = self.reports.get_report(report_id, self.config.now())
+        if report is None:
+            return error(404, "NotFound", f"Report {report_id} was not found.")
+        return json_response(200, report)
+
+    def get_report_document(self, request: Request, document_id: str) -> Response:
+        document = self.reports.get_document(document_id, _base_url(request))
+        if document is None:
+            return error(404, "NotFound", f"Report document {document_id} was not found.")
+        if request.args.get("enableContentEncodingUrlHeader") == "true" and document.get(
+            "compressionAlgorithm"
+        ):
+            document["url"] += "?contentEncoding=gzip"
+        return json_response(200, document)
+
+    def report_document(self, request: Request, document_id: str) -> Response:
+        """A report document's pre-signed URL: GET downloads it, compressed when it is."""
+        document = self.reports.download(document_id)
+        if document is None:
+            return Response("NoSuchKey", status=404)
+        self.stats.count("reportDocument", downloads=1)
+        response = Response(document.content, status=200, content_type="text/plain")
+        if document.compressed:
+            response.content_type = "application/octet-stream"
+            if request.args.get("contentEncoding") == "gzip":  # enableContentEncodingUrlHeader
+                response.headers["Content-Encoding"] = "gzip"
+        else:
+            response.content_type = f"text/plain; charset={self.config.report_encoding}"
+        return response
+
+    def lost_versions(self) -> list[tuple[str, datetime]]:
+        """(order id, lastUpdatedTime) of every version so far that searchOrders never serves
+        (the lost-updates fault), oldest first; empty when the fault is off."""
+        if not self.faults.losing_updates:
+            return []
+        lost = self.faults.lost_version
+        return [(order_id, at) for order_id, at in self.world.version_times() if lost(order_id, at)]
 
     def document(self, request: Request, document_id: str) -> Response:
         """The pre-signed URL: PUT uploads a feed, GET downloads a document (as S3 would)."""

@@ -2,16 +2,27 @@
 Amazon's habit of repeating an order across two pages. Plus the counters tests assert on.
 
 Faults are armed for the next n matching requests. `operation` None matches every SP-API
-operation (searchOrders, getOrder, confirmShipment); name "token" to hit the LWA endpoint.
+operation (searchOrders, getOrder, confirmShipment, the feeds' and the reports'); name "token"
+to hit the LWA endpoint.
+
+Reports have faults of their own: the next report ends FATAL or CANCELLED
+(`fail_next_report`), or repeats rows (`repeat_report_rows`). And one fault is a mode rather
+than a count: `lose_updates(share)` makes searchOrders miss a fixed share of order versions for
+good, as if Amazon's index had missed them, while getOrder and the reports still show the truth.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from ordertools.amazon.emulator.auth import Auth
+from ordertools.amazon.models import utc_iso
+
+REPORT_FAILURES = ("FATAL", "CANCELLED")
 
 _SERVER_ERRORS = {
     500: ("InternalFailure", "We encountered an internal error. Please try again."),
@@ -21,11 +32,13 @@ _SERVER_ERRORS = {
 
 @dataclass
 class _Armed:
-    kind: str  # "fail", "delay", "drop", "lose", "duplicate"
+    kind: str  # "fail", "delay", "drop", "lose", "duplicate", "report_fail", "report_repeat"
     remaining: int
     operation: str | None
     status: int = 0
     seconds: float = 0.0
+    outcome: str = ""  # report_fail: the processingStatus the report ends with
+    rows: int = 0  # report_repeat: how many rows the report repeats
 
 
 class Faults:
@@ -33,6 +46,7 @@ class Faults:
         self._auth = auth
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []
+        self._lost: tuple[float, int] = (0.0, 0)  # lose_updates: (share, seed)
 
     def fail_next(self, n: int = 1, status: int = 500, operation: str | None = None) -> None:
         """The next n requests answer `status` (500 InternalFailure or 503 ServiceUnavailable)."""
@@ -57,13 +71,54 @@ class Faults:
         """The next n searchOrders pages that have a successor repeat their last order there."""
         self._arm(_Armed("duplicate", n, "searchOrders"))
 
+    def fail_next_report(self, status: str = "FATAL", n: int = 1) -> None:
+        """The next n reports created end with processingStatus `status` (FATAL or CANCELLED)
+        instead of DONE, and have no document."""
+        if status not in REPORT_FAILURES:
+            raise ValueError(
+                f"fail_next_report supports {', '.join(REPORT_FAILURES)}, not {status}"
+            )
+        self._arm(_Armed("report_fail", n, "createReport", outcome=status))
+
+    def repeat_report_rows(self, n: int = 3) -> None:
+        """The next report created repeats n of its rows (spread over it) after its last row,
+        as Amazon's reports are known to repeat rows."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        self._arm(_Armed("report_repeat", 1, "createReport", rows=n))
+
+    def lose_updates(self, share: float, seed: int = 0) -> None:
+        """From now on searchOrders never serves `share` (0 to 1) of all order versions: a
+        version is lost when a hash of its order id and lastUpdatedTime (and `seed`) falls
+        under `share`, so the same versions stay lost, in every window and every page. A lost
+        version's order is served as its newest version that is not lost (or not at all);
+        getOrder and the reports are unaffected. `lose_updates(0)` ends it."""
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be from 0 to 1, not {share}")
+        self._lost = (float(share), int(seed))
+
+    @property
+    def losing_updates(self) -> bool:
+        return self._lost[0] > 0.0
+
+    def lost_version(self, order_id: str, updated: datetime) -> bool:
+        """Whether searchOrders misses this version of the order (see `lose_updates`)."""
+        share, seed = self._lost
+        if share <= 0.0:
+            return False
+        key = f"{seed}|{order_id}|{utc_iso(updated)}".encode()
+        digest = hashlib.blake2b(key, digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 < share
+
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (the next call answers 403)."""
         self._auth.expire_all()
 
     def clear(self) -> None:
+        """Disarm every fault, the lost-updates mode included."""
         with self._lock:
             self._armed.clear()
+            self._lost = (0.0, 0)
 
     def take(self, kind: str, operation: str) -> _Armed | None:
         """Use up one armed fault of `kind` matching `operation`, if any."""

@@ -18,7 +18,7 @@ import heapq
 import itertools
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,10 @@ from ordertools.amazon.models import utc_iso
 
 # Where a status leaves the items: shipped statuses have everything fulfilled.
 _ALL_SHIPPED = {"SHIPPED"}
+
+
+# A version searchOrders never serves (the lost-updates fault): (order id, its update time) -> bool.
+Hidden = Callable[[str, datetime], bool]
 
 
 class WorldError(Exception):
@@ -139,24 +143,45 @@ class World:
             current = (o.version_at(now) for o in self._orders.values())
             return [v[1] for v in sorted(filter(None, current), key=lambda v: v[0])]
 
-    def visible(self, order_id: str) -> VisibleOrder | None:
-        """The order as searchOrders/getOrder may serve it now, or None."""
+    def visible(self, order_id: str, *, hidden: Hidden | None = None) -> VisibleOrder | None:
+        """The order as searchOrders/getOrder may serve it now, or None.
+
+        `hidden` names versions a reader never sees (searchOrders under the lost-updates
+        fault): it gets the newest visible version not hidden, or None when all are."""
         with self._lock:
             cutoff = self._catch_up() - self.visibility_delay
             order = self._orders.get(order_id)
-            return self._visible(order, cutoff) if order else None
+            return self._visible(order, cutoff, hidden) if order else None
 
-    def visible_orders(self) -> list[VisibleOrder]:
+    def visible_orders(self, *, hidden: Hidden | None = None) -> list[VisibleOrder]:
         with self._lock:
             cutoff = self._catch_up() - self.visibility_delay
-            return [v for o in self._orders.values() if (v := self._visible(o, cutoff))]
+            return [v for o in self._orders.values() if (v := self._visible(o, cutoff, hidden))]
+
+    def orders_as_of(self, moment: datetime) -> list[VisibleOrder]:
+        """Every order as Amazon held it at `moment` (no visibility delay; the reports' truth),
+        by update time then order id. For now, pass `now()`; later moments see no more."""
+        with self._lock:
+            self._catch_up()
+            found = [v for o in self._orders.values() if (v := self._visible(o, moment, None))]
+            return sorted(found, key=lambda v: (v.updated, v.order_id))
+
+    def version_times(self) -> list[tuple[str, datetime]]:
+        """(order id, update time) of every version up to now, oldest first."""
+        with self._lock:
+            now = self._catch_up()
+            times = [(o.order_id, t) for o in self._orders.values() for t in o.times if t <= now]
+            return sorted(times, key=lambda pair: (pair[1], pair[0]))
 
     @staticmethod
-    def _visible(order: _Order, cutoff: datetime) -> VisibleOrder | None:
-        version = order.version_at(cutoff)
-        if version is None:
-            return None
-        return VisibleOrder(order.order_id, order.created, version[0], version[1])
+    def _visible(order: _Order, cutoff: datetime, hidden: Hidden | None) -> VisibleOrder | None:
+        index = bisect.bisect_right(order.times, cutoff)
+        while index:
+            index -= 1
+            at = order.times[index]
+            if hidden is None or not hidden(order.order_id, at):
+                return VisibleOrder(order.order_id, order.created, at, order.bodies[index])
+        return None
 
     # --- writing -------------------------------------------------------------------------
 
