@@ -7,7 +7,8 @@ Amazon's error text only. Each error lives beside the code that raises it:
 
     OrdertoolsError                     exit 1 unless noted
     ├── ConfigurationError              exit 2: setup or input is wrong (variable, store, URL)
-    │   └── runs.parameters.SecretParameter   a notebook parameter that looks like a secret
+    │   ├── runs.parameters.SecretParameter   a notebook parameter that looks like a secret
+    │   └── domain.catalog.CatalogRejected    a catalog file with bad rows: nothing imported
     ├── NotInOrderBook                  the order book has no such order or saved view
     ├── amazon.errors.AmazonError       Amazon (or the emulator) answered, or failed to
     │   ├── CredentialsRefused          LWA refused the client or the refresh token
@@ -16,11 +17,15 @@ Amazon's error text only. Each error lives beside the code that raises it:
     │   ├── NotFound                    404: Amazon has no such order for this seller
     │   ├── Throttled                   429 after the bounded retries   (transient)
     │   ├── ServerFailure               5xx, timeouts, no connection    (transient)
-    │   └── ClientClosed                closed (Ctrl-C, SIGTERM) while a request waited
+    │   ├── ClientClosed                closed (Ctrl-C, SIGTERM) while a request waited
+    │   └── ReportFailed                a report ended FATAL or CANCELLED
+    │       └── ReportTimedOut          a report was not ready in time       (transient)
     ├── amazon.errors.MalformedOrder    one order in a page could not be read
     ├── db.locks.StoreBusy              exit 75: another sync holds the store  (transient)
     ├── sync.report.SyncFailed          `sync --all`: at least one store failed
     ├── sync.importing.ImportRefused    `import-order`: the import rules said no
+    ├── sync.reconcile.ReconcileFailed  a reconciliation could not finish
+    ├── notebook.reconcile_page.ReconciliationFailed   the nightly run left differences
     ├── fulfillment.actions.FulfillmentRefused   the order's state doesn't allow the action
     └── runs.execute.RunFailed          a notebook run failed (exit code of its cause)
 

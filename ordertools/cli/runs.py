@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -31,7 +32,7 @@ from ordertools.runs.archive import (
 )
 from ordertools.runs.execute import interrupt_kernels, run_notebook
 from ordertools.runs.parameters import check_parameters
-from ordertools.runs.schedule import cron_and_calendar, parse_every
+from ordertools.runs.schedule import cron_and_calendar, default_every, parse_every
 
 
 def _value(text: str):
@@ -196,8 +197,10 @@ def schedule():
 
 
 @schedule.command("print", context_settings=CONTEXT)
-@click.option("--every", default="15m", show_default=True, help="Interval: 5m, 15m, 1h, 1d, ...")
-@click.option("--notebook", default="sync", show_default=True)
+@click.option(
+    "--every", help="Interval: 5m, 15m, 1h, 1d (nightly), ... Default: sync 15m, reconcile 1d."
+)
+@click.option("--notebook", default="sync", show_default=True, help="sync or reconcile")
 @_parameter_option
 def schedule_print(every, notebook, parameters):
     """Print a crontab line and a systemd service/timer pair that run the notebook.
@@ -213,15 +216,17 @@ def schedule_print(every, notebook, parameters):
     """
     parameters = parameters or (("store", "all"),)
     check_parameters({name: _value(value) for name, value in parameters})
+    every = every or default_every(notebook)
     cron, calendar = cron_and_calendar(parse_every(every))
     command = _command_line(notebook, parameters)
     env = "$HOME/.config/ordertools/env"
-    log = "$HOME/.cache/ordertools-sync.log"  # its folder made first: a new account has none
+    unit = f"ordertools-{Path(notebook).stem}"
+    log = f"$HOME/.cache/{unit}.log"  # its folder made first: a new account has none
     click.echo(
         f"""# crontab -e  (the env file holds ORDERTOOLS_DB and the credentials, chmod 600)
 {cron} set -a; . {env}; set +a; mkdir -p $HOME/.cache; {command} >> {log} 2>&1
 
-# ~/.config/systemd/user/ordertools-sync.service
+# ~/.config/systemd/user/{unit}.service
 [Unit]
 Description=ordertools: run the {notebook} notebook
 
@@ -230,7 +235,7 @@ Type=oneshot
 EnvironmentFile=%h/.config/ordertools/env
 ExecStart={command}
 
-# ~/.config/systemd/user/ordertools-sync.timer
+# ~/.config/systemd/user/{unit}.timer
 [Unit]
 Description=ordertools: {notebook} every {every}
 
@@ -241,13 +246,13 @@ Persistent=true
 [Install]
 WantedBy=timers.target
 
-# then: systemctl --user daemon-reload && systemctl --user enable --now ordertools-sync.timer"""
+# then: systemctl --user daemon-reload && systemctl --user enable --now {unit}.timer"""
     )
 
 
 @schedule.command("run", context_settings=CONTEXT)
-@click.option("--every", default="15m", show_default=True, help="Interval: 5m, 15m, 1h, 1d, ...")
-@click.option("--notebook", default="sync", show_default=True)
+@click.option("--every", help="Interval: 5m, 15m, 1h, 1d, ... Default: sync 15m, reconcile 1d.")
+@click.option("--notebook", default="sync", show_default=True, help="sync or reconcile")
 @_run_options
 @click.pass_context
 def schedule_run(ctx, every, notebook, parameters, archive, keep_runs, keep_days):
@@ -263,6 +268,7 @@ def schedule_run(ctx, every, notebook, parameters, archive, keep_runs, keep_days
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.interval import IntervalTrigger  # only for this command
 
+    every = every or default_every(notebook)
     interval = parse_every(every)
     parameters = parameters or (("store", "all"),)
     check_parameters({name: _value(value) for name, value in parameters})  # fail before starting

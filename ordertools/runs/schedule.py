@@ -20,8 +20,23 @@ def parse_every(text: str) -> timedelta:
     return every
 
 
+# When a daily run starts: at night, off the hour (when everyone's cron fires). The
+# reconciliation's report asks Amazon for the day just ended.
+NIGHTLY = ("30 3 * * *", "*-*-* 03:30:00")
+
+# How often each notebook runs when `schedule` is not told: the sync every 15 minutes (as
+# Amazon's lag and searchOrders' pace allow), the reconciliation nightly.
+DEFAULT_EVERY = {"sync": "15m", "reconcile": "1d"}
+
+
+def default_every(notebook: str) -> str:
+    return DEFAULT_EVERY.get(notebook.removesuffix(".ipynb"), "15m")
+
+
 def cron_and_calendar(every: timedelta) -> tuple[str, str]:
     """The cron fields and systemd OnCalendar for `every`, when both calendars can say it."""
+    if every == timedelta(days=1):
+        return NIGHTLY
     minutes = int(every.total_seconds() // 60)
     if every.total_seconds() % 60 == 0:
         if minutes < 60 and 60 % minutes == 0:
@@ -29,8 +44,6 @@ def cron_and_calendar(every: timedelta) -> tuple[str, str]:
         hours, rest = divmod(minutes, 60)
         if not rest and hours < 24 and 24 % hours == 0:
             return f"0 */{hours} * * *", f"*-*-* 00/{hours}:00:00"
-        if minutes == 24 * 60:
-            return "0 0 * * *", "daily"
     raise ConfigurationError(
         f"every {every} is not a cron interval: use minutes dividing an hour (5m, 15m, 30m), "
         "hours dividing a day (1h, 2h, 6h) or 1d"

@@ -98,13 +98,20 @@ _STORED_VERSIONS = select(
 
 
 class PageApplier:
-    """Applies one page inside one transaction (the caller commits)."""
+    """Applies one page inside one transaction (the caller commits).
 
-    def __init__(self, session: Session, store: Store, report: SyncReport):
+    `found_by` names what found the page's orders when it was not the sync's window, e.g.
+    "reconciliation": the orders' notes and the ledger say so.
+    """
+
+    def __init__(
+        self, session: Session, store: Store, report: SyncReport, *, found_by: str | None = None
+    ):
         self.session = session
         self.store = store
         self.report = report
         self.rules = StoreRules.of(store)
+        self.found_by = found_by
 
     def apply(self, page: SearchPage) -> None:
         for bad in page.malformed:
@@ -129,9 +136,11 @@ class PageApplier:
         to_import = [o for o in changed if decisions[o.order_id].action == Action.IMPORT]
         numbers = dict(zip([o.order_id for o in to_import], self._numbers(to_import), strict=True))
         notes = {
-            o.order_id: decisions[o.order_id].note_for(numbers[o.order_id])
-            if o.order_id in numbers
-            else decisions[o.order_id].note
+            o.order_id: self._found(
+                decisions[o.order_id].note_for(numbers[o.order_id])
+                if o.order_id in numbers
+                else decisions[o.order_id].note
+            )
             for o in changed
         }
         pks = self._upsert(changed, stored, notes)
@@ -143,6 +152,11 @@ class PageApplier:
             [pks[o.order_id] for o in changed if decisions[o.order_id].action in _SETTLE_HERE],
         )
         self._record(changed, stored, pks, decisions, notes, numbers, errors)
+
+    def _found(self, note: str | None) -> str | None:
+        if self.found_by is None or note is None:
+            return note
+        return f"{note} (found by {self.found_by})"
 
     def _local_orders(self, changed: list[AmazonOrder], stored: dict) -> dict[int, LocalOrder]:
         """The local orders of the changed orders, by Amazon order pk, items loaded.
@@ -349,7 +363,8 @@ class PageApplier:
             decision = decisions[oid]
             action = "failed" if oid in errors else decision.action.value
             row = stored.get(oid)
-            if row is None or row.status != order.status or action != "keep":
+            # A repair (found_by) is always on record, even when the status stayed.
+            if row is None or row.status != order.status or action != "keep" or self.found_by:
                 events.append(
                     {
                         "amazon_order_pk": pks[oid],
@@ -358,7 +373,9 @@ class PageApplier:
                         "observed_at": now,
                         "sync_run_id": self.report.run_id,
                         "action": action,
-                        "note": notes[oid],
+                        # A re-read that kept the note still says who found the change.
+                        "note": notes[oid]
+                        or (f"Found by {self.found_by}" if self.found_by else None),
                     }
                 )
             self._count(oid, action, errors)
