@@ -25,7 +25,7 @@ from ordertools.demo import REFERENCE_AT, REFERENCE_TZ, build_demo_order_book
 
 HERE = Path(__file__).resolve().parent
 SANITIZE = HERE / "nbval_sanitize.cfg"
-NOTEBOOKS = ("store_dashboard.ipynb", "order.ipynb", "sync.ipynb")
+NOTEBOOKS = ("store_dashboard.ipynb", "order.ipynb", "sync.ipynb", "reconcile.ipynb")
 
 
 def demo_environment() -> dict[str, str]:
@@ -74,8 +74,48 @@ def sync_environment() -> dict[str, str]:
     }
 
 
+# The share of order updates the reconciliation notebook's Amazon "loses" from searchOrders.
+LOST_UPDATES, LOST_UPDATES_SEED = 0.15, 4
+
+
+def reconcile_environment() -> dict[str, str]:
+    """For notebooks/reconcile.ipynb: the demo stores synced at REFERENCE_AT from a demo Amazon
+    whose searchOrders lost some updates (the lost-updates fault), left running with reports
+    that are ready at once, so the notebook finds and repairs exactly those."""
+    if "reconcile_url" not in _built:
+        from ordertools import db
+        from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
+        from ordertools.demo import prepare_stores
+        from ordertools.sync.run import sync_all
+
+        config = EmulatorConfig(
+            clock=ManualClock(REFERENCE_AT),
+            report_delay=0.0,
+            report_lag=0.0,
+            lost_updates=LOST_UPDATES,
+            lost_updates_seed=LOST_UPDATES_SEED,
+        )
+        emulator = Emulator(scenario="demo", config=config)
+        _built["reconcile_emulator"] = emulator.start()  # a daemon thread: ends with the process
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='ordertools-nbval-reconcile-')}/book.db"
+        engine = db.connect(url)
+        prepare_stores(engine, emulator)
+        sync_all(engine, clock=lambda: REFERENCE_AT, progress=False)
+        engine.dispose()
+        _built["reconcile_url"] = url
+    return {
+        "ORDERTOOLS_DB": _built["reconcile_url"],
+        "ORDERTOOLS_AS_OF": REFERENCE_AT.isoformat(),
+        "ORDERTOOLS_TZ": REFERENCE_TZ,
+        "ORDERTOOLS_LWA_CLIENT_ID": "",
+        "ORDERTOOLS_LWA_CLIENT_SECRET": "",
+        "ORDERTOOLS_REFRESH_TOKEN": "",
+    }
+
+
 def _prepare_kernel_environment(notebook: str = "") -> None:
-    os.environ.update(sync_environment() if notebook == "sync.ipynb" else demo_environment())
+    environments = {"sync.ipynb": sync_environment, "reconcile.ipynb": reconcile_environment}
+    os.environ.update(environments.get(notebook, demo_environment)())
     # Links must read the same on every machine: the default Voila address, no query string.
     for name in ("ORDERTOOLS_VOILA_URL", "QUERY_STRING"):
         os.environ.pop(name, None)

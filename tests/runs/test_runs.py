@@ -371,3 +371,46 @@ def test_a_regular_install_runs_the_scheduled_recipe_from_home(wheel, book, tmp_
     runs = runs_in(book)
     assert [r.outcome for r in runs] == ["success", "success"]
     assert all(r.output_path.startswith(str(home)) for r in runs)
+
+
+# -- the nightly reconciliation ------------------------------------------------------------------
+
+
+def test_the_reconcile_notebook_repairs_what_the_sync_missed(book, amazon, tmp_path):
+    url, archive = str(book.url), str(tmp_path / "archive")
+    amazon.faults.lose_updates(1.0)  # Amazon's index misses every update for now
+    placed = [amazon.world.add_order(created=f"-{50 - i}m") for i in range(3)]
+    assert cli(url, "run", "sync", "-p", "store", "acme", "--archive", archive).exit_code == 0
+    with db.session(book) as s:
+        assert s.scalars(select(LocalOrder.amazon_order_id)).all() == []
+
+    done = cli(
+        url, "run", "reconcile", "-p", "store", "acme", "-p", "days", "2", "--archive", archive
+    )
+    assert done.exit_code == 0, done.output
+    with db.session(book) as s:
+        imported = s.scalars(select(LocalOrder.amazon_order_id)).all()
+    assert sorted(imported) == sorted(placed)
+    run = runs_in(book)[-1]
+    assert run.parameters == {"store": "acme", "days": 2} and run.outcome == "success"
+    assert re.search(r"/reconcile-\d{8}T\d{6}\.\d{3}Z-acme\.ipynb$", run.output_path)
+    executed = json.dumps(nbformat.read(run.output_path, as_version=4).cells[-1].outputs)
+    assert "1 of 1 stores reconciled." in executed
+    assert_no_secret(run.output_path, amazon)
+
+    amazon.faults.fail_next_report("FATAL")
+    failed = cli(url, "run", "reconcile", "-p", "store", "acme", "--archive", archive)
+    assert failed.exit_code == 1
+    error = failed.stderr.strip()
+    assert "\n" not in error and error.startswith("Error: reconcile.ipynb failed at cell")
+
+
+def test_schedule_print_runs_the_reconciliation_nightly(sqlite_url):
+    printed = cli(sqlite_url, "schedule", "print", "--notebook", "reconcile")
+    assert printed.exit_code == 0
+    assert re.search(
+        r"^30 3 \* \* \* .* -m ordertools run reconcile -p store all", printed.output, re.M
+    )
+    assert "OnCalendar=*-*-* 03:30:00" in printed.output
+    assert "ordertools-reconcile.timer" in printed.output
+    assert "ordertools-reconcile.log" in printed.output
