@@ -168,6 +168,9 @@ class _AdvisoryLock:
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
             " AND l.classid = CAST(:ns AS oid) AND l.objid = CAST(:id AS oid)"
+            # Advisory keys are per database: another order book on the same server may hold
+            # the same store id's key without holding this store.
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         with self.engine.connect() as conn:
             name = conn.scalar(query, self.key)

@@ -138,3 +138,35 @@ def test_an_sqlite_uri_order_book_locks_beside_its_file(tmp_path):
             with store_lock(engine, store_id):
                 pass
     engine.dispose()
+
+
+def test_another_order_book_on_the_same_server_never_holds_this_ones_stores(pg_url):
+    """Advisory keys are per database: two order books on one PostgreSQL server each have a
+    store #1, and a sync of one never blocks, or is named as the holder of, the other's."""
+    from fixtures_db import _admin_url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(_admin_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    other_name = pg_url.rsplit("/", 1)[1] + "_b"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{other_name}"'))
+    try:
+        other_url = pg_url.rsplit("/", 1)[0] + "/" + other_name
+        books = [db.connect(url) for url in (pg_url, other_url)]
+        for book in books:
+            with db.session(book) as s:
+                s.add(new_store())
+        holder = LockHolder(other_url, 1)  # another process syncs the other book's store #1
+        try:
+            with store_lock(books[0], 1):  # this book's store #1 is free
+                with pytest.raises(StoreBusy, match=rf"\(pid {os.getpid()} on host"):
+                    with store_lock(books[0], 1):
+                        pass
+        finally:
+            holder.stop()
+        for book in books:
+            book.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{other_name}" WITH (FORCE)'))
