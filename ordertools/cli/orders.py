@@ -148,7 +148,7 @@ def orders(
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 def show(ctx, name, order_number, fmt):
-    """One order, whatever its status or age, with its local order, note and history.
+    """One order, whatever its status or age, with its local order, note, stock and history.
 
     ORDER_NUMBER is Amazon's order number or the local order's number.
 
@@ -179,6 +179,8 @@ def show(ctx, name, order_number, fmt):
             f"    {i['quantity_ordered']} x {i['sku'] or '-'}  {i['title'] or ''}"
             for i in detail["items"]
         ),
+        "  stock",
+        *_stock_lines(detail),
         "  history",
         *(
             f"    {h['observed_at']}  {h['status_word']:<18} {h['action']:<9} {h['note'] or ''}"
@@ -186,6 +188,34 @@ def show(ctx, name, order_number, fmt):
         ),
     ]
     click.echo("\n".join(lines))
+
+
+def _stock_lines(detail: dict) -> list[str]:
+    """What each item holds now (or why nothing), then the holds released, with their reason."""
+    why_held = {h["sku"]: h["reason"] for h in detail["stock"] if h["open"]}
+    lines, seen = [], set()
+    for item in detail["items"]:
+        if item["sku"] in seen:
+            continue
+        seen.add(item["sku"])
+        if item["held"]:
+            now = f"holds {item['held']} ({why_held.get(item['sku']) or 'held'})"
+        else:
+            now = f"nothing held: {item['not_held_because']}"
+        lines.append(f"    {item['sku'] or '-'}  {now}")
+    for hold in detail["stock"]:
+        if not hold["open"]:
+            released = _seconds(hold["released_at"])
+            lines.append(
+                f"    released {hold['quantity']} x {hold['sku']} at {released}"
+                f": {hold['release_reason'] or '-'}"
+                f" (held since {_seconds(hold['since'])}: {hold['reason'] or '-'})"
+            )
+    return lines or ["    -"]
+
+
+def _seconds(moment: str) -> str:
+    return datetime.fromisoformat(moment).isoformat(timespec="seconds")
 
 
 COMMANDS = (orders, show)

@@ -24,10 +24,13 @@ from ordertools.notebook.pages import CSS, Display
 from ordertools.notebook.run_history import RunHistory
 from ordertools.queries.exports import DEFAULT_COLUMNS
 from ordertools.queries.orders import query_orders
-from ordertools.queries.store_data import last_sync, revenue, store_data
+from ordertools.queries.stock import low_stock
+from ordertools.queries.store_data import last_reconciliation, last_sync, revenue, store_data
 from ordertools.sync.run import sync_store
 
 RECENT_ORDERS_LIMIT = 10
+STOCK_THRESHOLD = 5  # the Stock section lists products with at most this many available
+STOCK_LIMIT = 50  # ...the lowest this many of them
 
 
 class StoreHeader(Section):
@@ -50,7 +53,10 @@ class StoreHeader(Section):
         with self.dash.session() as session:
             store = self.dash.store(session)
             self.info.value = CSS + pages.store_header(
-                store, last_sync(session, store), self.dash.show
+                store,
+                last_sync(session, store),
+                self.dash.show,
+                last_reconciliation(session, store),
             )
 
     def sync(self) -> None:
@@ -227,6 +233,37 @@ class RevenueSection(Section):
         return f"<p>Sales per day over the last {self.days.value} days, one chart per currency.</p>"
 
 
+class StockSection(Section):
+    """Products running out: available at or below a threshold, oversold first, with the orders
+    holding them. Products (and so stock) are shared by every store; so are the holders."""
+
+    title = "Stock"
+
+    def __init__(self, dash: Dashboard, threshold: int = STOCK_THRESHOLD, limit: int = STOCK_LIMIT):
+        self.dash = dash
+        self.limit = limit
+        self.threshold = widgets.BoundedIntText(
+            value=threshold,
+            min=0,
+            max=1_000_000,
+            description="Available at most",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="200px"),
+        )
+        self.table = html_widget()
+        super().__init__([self.threshold, self.table])
+        self.threshold.observe(lambda _: self.refresh(), "value")
+        self.refresh()
+
+    def refresh(self) -> None:
+        with self.dash.session() as session:
+            stock = low_stock(session, low=self.threshold.value, limit=self.limit)
+        self.table.value = CSS + pages.stock_table(stock, self.dash.store_name)
+
+    def snapshot(self) -> str:
+        return self.table.value.removeprefix(CSS)
+
+
 class RecentOrders(Section):
     """The seed's Recent Orders: default columns, newest first, Pending hidden."""
 
@@ -260,6 +297,7 @@ class StoreDashboard:
         self.revenue = RevenueSection(dash)
         # A shipment or cancellation changes counts, Recent Orders and All Orders: all refresh.
         self.awaiting = AwaitingShipment(dash, on_change=self.refresh)
+        self.stock = StockSection(dash)
         self.recent_orders = RecentOrders(dash)
         self.all_orders = AllOrders(dash, on_change=self.refresh)
         self.run_history = RunHistory(dash)
@@ -284,6 +322,7 @@ class StoreDashboard:
             self.store_data,
             self.revenue,
             self.awaiting,
+            self.stock,
             self.recent_orders,
             self.all_orders,
             self.run_history,

@@ -17,12 +17,12 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ordertools.db import Store, SyncRun
+from ordertools.db import Reconciliation, Store, SyncRun
 from ordertools.domain.money import money
 from ordertools.errors import ConfigurationError
 from ordertools.fulfillment.outbox import state_words
 from ordertools.queries.exports import render_html
-from ordertools.queries.links import anchor, safe_href
+from ordertools.queries.links import anchor, link, safe_href
 
 TZ_ENV = "ORDERTOOLS_TZ"
 LOCALE_ENV = "ORDERTOOLS_LOCALE"
@@ -34,6 +34,10 @@ CSS = """<style>
 .ordertools-orders th {background: #f3f3f3;}
 .ordertools-orders a {color: #0066c0;}
 .ordertools-muted {color: #666;}
+.ordertools-orders td.ordertools-num, .ordertools-orders th.ordertools-num {text-align: right;}
+.ordertools-oversold {color: #b00; font-weight: bold;}
+.ordertools-stock td, .ordertools-stock th {line-height: 1.5;}
+.ordertools-nowrap {white-space: nowrap;}
 </style>"""
 
 
@@ -94,7 +98,9 @@ def facts(rows: Iterable[tuple[str, str]]) -> str:
     return f'<table class="ordertools-facts">{body}</table>'
 
 
-def store_header(store: Store, run: SyncRun | None, show: Display) -> str:
+def store_header(
+    store: Store, run: SyncRun | None, show: Display, reconciliation: Reconciliation | None = None
+) -> str:
     if run is None:
         synced = "never: press <b>Sync now</b>"
     else:
@@ -110,8 +116,37 @@ def store_header(store: Store, run: SyncRun | None, show: Display) -> str:
             ("Marketplace", f"{e(store.marketplace_id)} ({e(store.seller_central_domain)})"),
             ("Integrated", f"{e(show.date(store.integrated_at))} ({e(show.tz_name)})"),
             ("Last sync", synced),
+            ("Last reconciliation", _reconciled(store, reconciliation, show)),
         ]
     )
+
+
+RECONCILED_KINDS = (
+    ("missing", "missing"),
+    ("stale", "stale"),
+    ("items", "items differ"),
+    ("totals", "total differs"),
+    ("not_in_report", "not in report"),
+)
+
+
+def _reconciled(store: Store, run: Reconciliation | None, show: Display) -> str:
+    """When the order book was last proved against Amazon's order report, and the outcome."""
+    if run is None:
+        command = f"ordertools reconcile {store.name}"
+        return f"never: <code>{e(command)}</code> proves the order book complete"
+    window = f"{show.date(run.window_start)} to {show.date(run.window_end)}"
+    if run.outcome != "success":
+        why = f" ({e(run.error)})" if run.error else ""
+        return f"{show.wall_clock(run.started_at)}: {e(run.outcome)}{why}; {e(window)}"
+    found = [f"{getattr(run, key)} {word}" for key, word in RECONCILED_KINDS if getattr(run, key)]
+    if not found:
+        said = f"{run.compared} orders compared, all match"
+    else:
+        said = ", ".join(found) + f"; {run.repaired} repaired"
+    if run.left:
+        said += f"; {run.left} left for the next run"
+    return f"{show.wall_clock(run.started_at)}: {e(run.outcome)}, {e(window)}; {e(said)}"
 
 
 def store_data(data, show: Display) -> str:
@@ -196,6 +231,7 @@ def order_page(
         amazon.append(("Note", "Placed before the store's integration: it never imports."))
     parts = [CSS, f"<h3>Amazon order {e(detail['order_number'])}</h3>", facts(amazon)]
     parts += ["<h4>Items</h4>", _items(detail, show)]
+    parts += ["<h5>Stock history</h5>", stock_history(detail["stock"], show)]
     parts += ["<h4>Local order</h4>", _local(detail["local_order"], show)]
     if activity is not None:
         fba = detail["fulfilled_by"] == "AMAZON"
@@ -237,7 +273,7 @@ def _items(detail: dict, show: Display) -> str:
     if not detail["items"]:
         return '<p class="ordertools-muted">No items.</p>'
     return _table(
-        ("SKU", "ASIN", "Title", "Ordered", "Shipped", "Unit price"),
+        ("SKU", "ASIN", "Title", "Ordered", "Shipped", "Unit price", "Stock"),
         (
             (
                 e(i["sku"]),
@@ -246,10 +282,118 @@ def _items(detail: dict, show: Display) -> str:
                 e(i["quantity_ordered"]),
                 e(i["quantity_shipped"]),
                 e(show.money(_amount(i["unit_price"]), detail["currency"])),
+                item_stock_words(i),
             )
             for i in detail["items"]
         ),
     )
+
+
+def item_stock_words(item: dict) -> str:
+    """What an order's item holds now: "holds 2", or "nothing held: <why>" (escaped)."""
+    if item["held"]:
+        return f"<b>holds {e(item['held'])}</b>"
+    return f'<span class="ordertools-muted">nothing held: {e(item["not_held_because"])}</span>'
+
+
+def stock_history(holds: list[dict], show: Display) -> str:
+    """An order's holds, open and released, oldest first (`order_detail`'s "stock")."""
+    if not holds:
+        return '<p class="ordertools-muted">This order has never held stock.</p>'
+    return _table(
+        ("SKU", "Units", "Held since", "Why held", "Released", "Why released"),
+        (
+            (
+                e(h["sku"]),
+                e(h["quantity"]),
+                show.wall_clock(_parse(h["since"])),
+                e(h["reason"]),
+                "<b>held now</b>" if h["open"] else show.wall_clock(_parse(h["released_at"])),
+                e(h["release_reason"]),
+            )
+            for h in holds
+        ),
+        css="ordertools-stock-history",
+    )
+
+
+# -- the dashboard's Stock section -----------------------------------------------------------
+
+
+def _holding(holding, store: str) -> str:
+    """One order holding a product: units × its number, a link by Recent Orders' rule (the local
+    order, else Seller Central); Pending when it has no local order yet, the store when not this
+    dashboard's. A narrow table wraps between the number and the note, or inside Amazon's
+    number at its dashes (as Recent Orders does), never between the units and the number."""
+    number = holding.local_order_number or holding.amazon_order_id
+    order = link(e(number), holding.link)
+    text = f"{e(holding.quantity)}&nbsp;×&nbsp;{order}"
+    notes = ["Pending"] if holding.local_order_number is None else []
+    if holding.store != store:
+        notes.append(holding.store)
+    if notes:
+        text += f' <span class="ordertools-muted ordertools-nowrap">({e(", ".join(notes))})</span>'
+    return text
+
+
+def stock_table(stock, store: str) -> str:
+    """Products at or below the threshold (`queries.stock.LowStock`), oversold first, with the
+    orders holding them; `store` is the dashboard's store (other stores' holders are named)."""
+    if not stock.managed:
+        return (
+            '<p class="ordertools-muted">No product manages its stock yet. Load your catalog '
+            "with <code>ordertools products import FILE</code> (columns sku, name, quantity, "
+            "manage_stock).</p>"
+        )
+    if not stock.levels:
+        return f'<p class="ordertools-muted">No product at or below {e(stock.low)} available.</p>'
+    rows = []
+    for level in stock.levels:
+        held = [_holding(h, store) for h in stock.holdings.get(level.sku, [])]
+        if stock.more_holders.get(level.sku):
+            more_orders = e(stock.more_holders[level.sku])
+            held.append(f'<span class="ordertools-muted">and {more_orders} more orders</span>')
+        oversold = (
+            f'<span class="ordertools-oversold">{e(level.oversold)}</span>'
+            if level.oversold
+            else "0"
+        )
+        rows.append(
+            "<tr>"
+            f"<td>{e(level.sku)}</td><td>{e(level.name)}</td>"
+            f'<td class="ordertools-num">{e(level.on_hand)}</td>'
+            f'<td class="ordertools-num">{e(level.reserved)}</td>'
+            f'<td class="ordertools-num">{e(level.available)}</td>'
+            f'<td class="ordertools-num">{oversold}</td>'
+            f"<td>{'<br>'.join(held) or _NONE}</td>"
+            "</tr>"
+        )
+    head = "".join(
+        f'<th class="ordertools-num">{h}</th>' if h in _NUMERIC else f"<th>{h}</th>"
+        for h in (
+            "SKU",
+            "Name",
+            "On hand",
+            "Reserved",
+            "Available",
+            "Oversold",
+            "Held by (units × order)",
+        )
+    )
+    more = (
+        f'<p class="ordertools-muted">The {len(stock.levels)} lowest are shown: '
+        f"<code>ordertools products list --low {e(stock.low)}</code> lists them all.</p>"
+        if stock.more
+        else ""
+    )
+    return (
+        '<table class="ordertools-orders ordertools-stock">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+    )
+
+
+_NUMERIC = {"On hand", "Reserved", "Available", "Oversold"}
+_NONE = '<span class="ordertools-muted">none</span>'
 
 
 def _local(local: dict | None, show: Display) -> str:

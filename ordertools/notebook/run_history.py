@@ -89,8 +89,7 @@ class RunHistory(Section):
         table = run_history_html(self.runs, link=lambda p: output_href(p, servers))
         self.table.value = pages.CSS + table
         self.choose.options = [
-            (f"{when(r.started_at)} · {r.notebook} · {r.outcome}", r.id)
-            for r in self.runs
+            (f"{when(r.started_at)} · {r.notebook} · {r.outcome}", r.id) for r in self.runs
         ]
         self.picker.layout.display = None if self.runs else "none"
         self.download_link.value = ""

@@ -1,4 +1,4 @@
-"""One order's whole story: the Amazon order, its local order, its note and status ledger."""
+"""One order's whole story: the Amazon order, its local order, its note, status ledger and stock."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ordertools.domain.money import money_string
 from ordertools.domain.statuses import display_status
 from ordertools.errors import NotInOrderBook
 from ordertools.queries.orders import order_record
+from ordertools.queries.stock import item_stock, order_holds
 
 
 def order_detail(session: Session, store: Store, order_number: str) -> dict:
@@ -44,6 +45,8 @@ def order_detail(session: Session, store: Store, order_number: str) -> dict:
     )
     detail["error"] = row.error
     detail["buyer_email"] = row.buyer_email
+    holds = order_holds(session, row.id)
+    stock = item_stock(session, row, store, holds)
     detail["items"] = [
         {
             "order_item_id": i.order_item_id,
@@ -53,8 +56,24 @@ def order_detail(session: Session, store: Store, order_number: str) -> dict:
             "quantity_ordered": i.quantity_ordered,
             "quantity_shipped": i.quantity_shipped,
             "unit_price": money_string(i.unit_price, i.currency),
+            # What the order holds of this SKU now; else why it holds nothing.
+            "held": stock[i.sku].held if i.sku in stock else 0,
+            "not_held_because": stock[i.sku].not_held_because if i.sku in stock else "no SKU",
         }
         for i in row.items
+    ]
+    # Its stock history: every hold, open or released, oldest first.
+    detail["stock"] = [
+        {
+            "sku": h.sku,
+            "quantity": h.quantity,
+            "reason": h.reason,
+            "since": h.since.isoformat(),
+            "released_at": h.released_at.isoformat() if h.released_at else None,
+            "release_reason": h.release_reason,
+            "open": h.open,
+        }
+        for h in holds
     ]
     detail["history"] = [
         {

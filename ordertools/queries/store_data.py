@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ordertools.db import AmazonOrderRow, LocalOrder, Store, SyncRun
+from ordertools.db import AmazonOrderRow, LocalOrder, Reconciliation, Store, SyncRun
 from ordertools.domain.statuses import (
     AWAITING_SHIPMENT,
     STATUS_WORDS,
@@ -103,5 +103,14 @@ def last_sync(session: Session, store: Store) -> SyncRun | None:
         select(SyncRun)
         .where(SyncRun.store_id == store.id)
         .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+
+
+def last_reconciliation(session: Session, store: Store) -> Reconciliation | None:
+    return session.scalar(
+        select(Reconciliation)
+        .where(Reconciliation.store_id == store.id)
+        .order_by(Reconciliation.started_at.desc(), Reconciliation.id.desc())
         .limit(1)
     )

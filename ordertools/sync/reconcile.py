@@ -481,15 +481,6 @@ def _finish(engine: Engine, report: ReconcileReport) -> None:
         )
 
 
-def last_reconciliation(session: Session, store_id: int) -> Reconciliation | None:
-    return session.scalar(
-        select(Reconciliation)
-        .where(Reconciliation.store_id == store_id)
-        .order_by(Reconciliation.started_at.desc(), Reconciliation.id.desc())
-        .limit(1)
-    )
-
-
 def _word(status: str | None) -> str:
     return display_status(status)
 

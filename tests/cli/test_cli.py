@@ -912,3 +912,56 @@ def test_demo_command(tmp_path):
     assert "sync success" in done.stdout
     assert time.monotonic() - started < 30
     assert (tmp_path / "demo.db").exists()
+
+
+# -- show: stock ---------------------------------------------------------------------------------
+
+
+def test_show_prints_what_each_item_holds_and_the_released_holds(shop, db_url):
+    from fixtures_sync import MUG, TEA
+
+    shop.add_product(MUG, 10)
+    order = shop.world.add_order(
+        status="PENDING",
+        items=[
+            {"sku": MUG, "title": "Mug", "quantity": 2, "price": "14.99"},
+            {"sku": TEA, "title": "Tea", "quantity": 1, "price": "9.49"},
+        ],
+    )
+    shop.later()
+    shop.sync()
+    table = ok(db_url, "show", shop.name, order).stdout
+    stock = table.split("\n  stock\n", 1)[1].split("\n  history\n", 1)[0].splitlines()
+    assert stock == [
+        f"    {MUG}  holds 2 (Held while Amazon verifies payment (Pending))",
+        f"    {TEA}  nothing held: not in the catalog",
+    ]
+    detail = json.loads(ok(db_url, "show", shop.name, order, "--format", "json").stdout)
+    assert CONTRACT_KEYS | {"history", "stock"} <= set(detail)
+    assert [(h["sku"], h["quantity"], h["open"]) for h in detail["stock"]] == [(MUG, 2, True)]
+    assert [(i["sku"], i["held"]) for i in detail["items"]] == [(MUG, 2), (TEA, 0)]
+
+    shop.world.set_status(order, "UNSHIPPED")  # imported: the hold moves to its local order
+    shop.later()
+    shop.sync()
+    shop.world.set_status(order, "CANCELLED")  # canceled: the hold is released
+    shop.later()
+    shop.sync()
+    number = shop.local(order).number
+    table = ok(db_url, "show", shop.name, number).stdout
+    stock = table.split("\n  stock\n", 1)[1].split("\n  history\n", 1)[0].splitlines()
+    assert stock[:2] == [
+        f"    {MUG}  nothing held: Local order {number} is canceled",
+        f"    {TEA}  nothing held: Local order {number} is canceled",
+    ]
+    (released,) = stock[2:]
+    instant = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+    assert re.fullmatch(
+        rf"    released 2 x {MUG} at {instant}: Local order {number} is canceled "
+        rf"\(held since {instant}: Held while Amazon verifies payment \(Pending\)\)",
+        released,
+    ), released
+    detail = json.loads(ok(db_url, "show", shop.name, order, "--format", "json").stdout)
+    (hold,) = detail["stock"]
+    assert (hold["open"], hold["release_reason"]) == (False, f"Local order {number} is canceled")
+    assert hold["released_at"] and hold["since"] <= hold["released_at"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -20,18 +21,21 @@ from ordertools import db
 from ordertools.amazon.client import FAST_RETRIES
 from ordertools.amazon.connect import amazon_client
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
-from ordertools.db import AmazonOrderRow, Store
+from ordertools.db import AmazonOrderRow, Product, Store
 from ordertools.demo import build_demo_order_book, prepare_stores
 from ordertools.domain.statuses import parse_status_filter
+from ordertools.domain.stock import orders_holding, settle
 from ordertools.errors import ConfigurationError, NotInOrderBook
 from ordertools.notebook.all_orders import AllOrders
 from ordertools.notebook.base import Dashboard, parameters
 from ordertools.notebook.dashboard import StoreDashboard
 from ordertools.notebook.order_page import order_page_html
 from ordertools.notebook.pages import Display
+from ordertools.queries.detail import order_detail
 from ordertools.queries.filters import OrderFilters, filters_from_json
 from ordertools.queries.links import VOILA_URL_ENV
 from ordertools.queries.orders import query_orders
+from ordertools.queries.stock import holders, stock_levels
 from ordertools.queries.store_data import store_data
 from ordertools.queries.views import DEFAULT_VIEW, delete_view, list_views, rename_view, save_view
 from ordertools.runs.notebooks import notebook_path
@@ -133,6 +137,42 @@ def test_the_header_names_the_store_and_its_last_sync(book):
     html = make(book).header.snapshot()
     assert "acme-us" in html and "ATVPDKIKX0DER" in html and "sellercentral.amazon.com" in html
     assert "success" in html and '<time class="wall-clock">' in html
+
+
+def test_the_header_shows_the_last_reconciliation_and_its_outcome(book):
+    html = make(book).header.snapshot()
+    assert "Last reconciliation" in html
+    assert "never: <code>ordertools reconcile acme-us</code> proves the order book complete" in html
+    with db.session(book) as session:
+        store_id = stored(book).id
+        window = {"window_start": AT - timedelta(days=7), "window_end": AT}
+        session.add(
+            db.Reconciliation(
+                store_id=store_id,
+                outcome="success",
+                compared=40,
+                missing=2,
+                stale=1,
+                repaired=3,
+                left=1,
+                started_at=AT - timedelta(hours=2),
+                **window,
+            )
+        )
+    html = make(book).header.snapshot()
+    assert "2 missing, 1 stale; 3 repaired; 1 left for the next run" in html
+    with db.session(book) as session:
+        session.add(
+            db.Reconciliation(
+                store_id=store_id,
+                outcome="failed",
+                error="Amazon could not make <report>",
+                started_at=AT - timedelta(hours=1),
+                **window,
+            )
+        )
+    html = make(book).header.snapshot()
+    assert "failed (Amazon could not make &lt;report&gt;)" in html and "3 repaired" not in html
 
 
 def test_the_import_toggle_is_saved_at_once_and_greys_out_the_other_settings(book):
@@ -385,3 +425,154 @@ def test_notebook_parameters_come_from_voila_query_string(monkeypatch, tmp_path)
 def test_all_orders_widget_is_importable_on_its_own(book):
     orders = AllOrders(make(book).dash)
     assert orders.total == make(book).all_orders.total
+
+
+# -- Stock ----------------------------------------------------------------------------------------
+
+XSS_SKU = "<img src=x onerror=alert(1)>"
+XSS_NAME = '<script>alert("name")</script> Widget'
+REFERENCE_ORDER = "113-6624039-0810111"  # notebooks/order.ipynb's order: 2 mugs, Unshipped
+
+
+def manage_stock(engine, quantities: dict[str, int]) -> None:
+    """Set these demo products up with stock on hand (they are placeholders after the sync), add
+    one with Amazon-like hostile text, and settle the orders that now hold them."""
+    with db.session(engine) as session:
+        products = session.scalars(select(Product).where(Product.sku.in_(quantities))).all()
+        for product in products:
+            product.manage_stock, product.placeholder = True, False
+            product.quantity = quantities[product.sku]
+        session.add(Product(sku=XSS_SKU, name=XSS_NAME, manage_stock=True, quantity=2))
+        session.flush()
+        settle(session, orders_holding(session, [p.id for p in products]))
+
+
+def stock_rows(html: str) -> list[str]:
+    """The Stock table's SKU cells, top to bottom."""
+    return re.findall(r"<tr><td>([^<]*)</td>", html.split("<tbody>", 1)[1])
+
+
+def test_stock_without_a_catalog_says_how_to_load_one(book):
+    html = make(book).stock.snapshot()  # the demo's products are placeholders: none managed
+    assert "No product manages its stock" in html
+    assert "<code>ordertools products import FILE</code>" in html
+
+
+def test_stock_lists_oversold_products_first_with_the_orders_holding_them(book):
+    manage_stock(book, {"MUG-CER-350": 2, "CBL-USBC-2M": 1, "KNF-CHF-20": 3, "NTB-A5-DOT": 25})
+    with db.session(book) as session:
+        levels = {level.sku: level for level in stock_levels(session)}
+        held = holders(session, ["MUG-CER-350", "CBL-USBC-2M"])
+    mug, cable = levels["MUG-CER-350"], levels["CBL-USBC-2M"]
+    assert mug.oversold > cable.oversold > 0 and levels["KNF-CHF-20"].available == 3
+    board = make(book)
+    html = board.stock.snapshot()
+    # Oversold first (the most oversold on top), then the lowest; 24 available is not low.
+    assert stock_rows(html) == ["MUG-CER-350", "CBL-USBC-2M", "&lt;img src=x onerror=alert(1)&gt;",
+                                "KNF-CHF-20"]  # fmt: skip
+    row = html.split("<tr><td>MUG-CER-350</td>", 1)[1].split("</tr>", 1)[0]
+    assert (
+        f'<td class="ordertools-num">{mug.on_hand}</td><td class="ordertools-num">{mug.reserved}'
+        f'</td><td class="ordertools-num">{mug.available}</td>'
+    ) in row
+    assert f'<span class="ordertools-oversold">{mug.oversold}</span>' in row
+    # Every holder, from any store; the number links as Recent Orders' numbers do.
+    for holder in held["MUG-CER-350"]:
+        href = (
+            f"http://localhost:8866/voila/render/order.ipynb?store={holder.store}&amp;order="
+            f"{holder.amazon_order_id}"
+        )
+        shown = (
+            f'{holder.quantity}&nbsp;×&nbsp;<a href="{href}" target="_blank" '
+            f'rel="noopener noreferrer">{holder.local_order_number}</a>'
+        )
+        if holder.store != STORE:  # local numbers are per store: say whose it is
+            shown += f' <span class="ordertools-muted ordertools-nowrap">({holder.store})</span>'
+        assert shown in row
+    assert {h.store for h in held["MUG-CER-350"]} > {STORE}  # another store's order holds it too
+    # A Pending order holds stock before it has a local order: Seller Central, marked Pending.
+    (pending,) = [h for h in held["CBL-USBC-2M"] if h.local_order_number is None]
+    assert pending.store == STORE
+    assert (
+        '1&nbsp;×&nbsp;<a href="https://sellercentral.amazon.com/orders-v3/'
+        f'order/{pending.amazon_order_id}" target="_blank" rel="noopener noreferrer">'
+        f"{pending.amazon_order_id}</a> "
+        '<span class="ordertools-muted ordertools-nowrap">(Pending)</span>'
+    ) in html
+    # The widget shows what the snapshot says.
+    assert board.stock.table.value.endswith(html)
+
+
+def test_stock_escapes_the_catalog_and_amazon_text(book):
+    manage_stock(book, {"MUG-CER-350": 2})
+    html = make(book).stock.snapshot()
+    assert XSS_SKU not in html and "<script>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt; Widget" in html
+
+
+def test_changing_the_stock_threshold_refreshes_the_list(book):
+    manage_stock(book, {"MUG-CER-350": 2, "KNF-CHF-20": 3, "NTB-A5-DOT": 25})
+    stock = make(book).stock
+    assert stock.threshold.value == 5
+    assert stock_rows(stock.snapshot()) == [
+        "MUG-CER-350",
+        "&lt;img src=x onerror=alert(1)&gt;",
+        "KNF-CHF-20",
+    ]
+    stock.threshold.value = 30
+    assert stock_rows(stock.snapshot())[-1] == "NTB-A5-DOT"
+    stock.threshold.value = 0
+    assert stock_rows(stock.snapshot()) == ["MUG-CER-350"]  # oversold: at or below 0
+    with db.session(book) as session:
+        session.scalar(select(Product).where(Product.sku == "MUG-CER-350")).quantity = 50
+    stock.refresh()  # a reload, or a Sync now / Ship on the dashboard, reads it again
+    assert "No product at or below 0 available." in stock.snapshot()
+
+
+def test_the_stock_section_lists_a_bounded_number_of_products(book):
+    with db.session(book) as session:
+        session.add_all(
+            Product(sku=f"LOW-{i:03d}", name=f"Low {i}", manage_stock=True, quantity=i % 4)
+            for i in range(60)
+        )
+    board = make(book)
+    html = board.stock.snapshot()
+    assert len(stock_rows(html)) == 50
+    assert "<code>ordertools products list --low 5</code> lists them all" in html
+
+
+def test_the_order_page_shows_what_each_item_holds_and_the_stock_history(book):
+    board = make(book)
+    page = order_page_html(board.dash, REFERENCE_ORDER)  # the demo's products: placeholders
+    assert "nothing held: stock not managed (not in the catalog yet)" in page
+    assert "This order has never held stock." in page
+
+    manage_stock(book, {"MUG-CER-350": 2, "CBL-USBC-2M": 1})
+    with db.session(book) as session:
+        mugs = [h for h in holders(session, ["MUG-CER-350"])["MUG-CER-350"] if h.store == STORE]
+        cables = holders(session, ["CBL-USBC-2M"])["CBL-USBC-2M"]
+        detail = order_detail(session, stored(book), REFERENCE_ORDER)
+    (held,) = [h for h in mugs if h.amazon_order_id == REFERENCE_ORDER]
+    assert [(i["sku"], i["held"], i["not_held_because"]) for i in detail["items"]] == [
+        ("MUG-CER-350", held.quantity, None)
+    ]
+    assert [(h["sku"], h["quantity"], h["open"]) for h in detail["stock"]] == [
+        ("MUG-CER-350", held.quantity, True)
+    ]
+    page = order_page_html(board.dash, REFERENCE_ORDER)
+    assert f"<b>holds {held.quantity}</b>" in page and "<b>held now</b>" in page
+    assert f"Held for local order {held.local_order_number} until it ships" in page
+    pending = next(h for h in cables if h.store == STORE and h.local_order_number is None)
+    page = order_page_html(board.dash, pending.amazon_order_id)
+    assert "Held while Amazon verifies payment (Pending)" in page
+    # A complete order holds nothing, nor does an FBA one, and the page says why.
+    with db.session(book) as session:
+        records = query_orders(session, stored(book), limit=None)
+    done = [r for r in records if r.status == "Completed"]
+    fbm = next(r for r in done if r.fulfilled_by == "MERCHANT")
+    page = order_page_html(board.dash, fbm.order_number)
+    assert f"nothing held: Local order {fbm.local_order_number} is complete" in page
+    fba = next(r for r in done if r.fulfilled_by == "AMAZON")
+    page = order_page_html(board.dash, fba.order_number)
+    assert "nothing held: FBA order: Amazon ships from its own stock" in page

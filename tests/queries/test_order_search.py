@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from fixtures_db import new_store
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import column, create_engine, insert, table, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -273,25 +273,76 @@ def _search_objects(engine) -> set[str]:
         return set(conn.execute(text(sql)).scalars())
 
 
+# The columns of stores and amazon_orders that 0005 has, each with the model's type but none
+# of its Python-side defaults (which would write columns added later).
+_COLUMNS_0005 = {
+    "stores": (
+        "id",
+        "name",
+        "marketplace_id",
+        "region",
+        "endpoint",
+        "token_url",
+        "seller_central_domain",
+        "integrated_at",
+        "created_at",
+    ),
+    "amazon_orders": (
+        "store_id",
+        "amazon_order_id",
+        "status",
+        "purchase_date",
+        "buyer_name",
+        "raw",
+        "first_seen_at",
+        "updated_at",
+    ),
+}
+
+
+def _as_in_0005(name: str):
+    model = db.Base.metadata.tables[name]
+    return table(name, *(column(c, model.c[c].type) for c in _COLUMNS_0005[name]))
+
+
 def test_migration_indexes_existing_orders_and_downgrades(db_url):
     engine = db.connect(db_url)
     db.downgrade(engine, "0005")
     assert _search_objects(engine) == set()
-    with db.session(engine) as s:
-        shop = new_store("old")
-        s.add(shop)
-        s.flush()
-        s.add_all(
-            db.AmazonOrderRow(
-                store_id=shop.id,
-                amazon_order_id=_order_id(i),
-                status="SHIPPED",
-                purchase_date=START + timedelta(hours=i),
-                buyer_name=BUYERS[i % len(BUYERS)],
-                raw={},
+    # Rows as the 0005 schema has them: today's models have columns 0005 lacks.
+    shop = new_store("old")
+    stores, orders = (_as_in_0005(t) for t in ("stores", "amazon_orders"))
+    with engine.begin() as conn:
+        shop.id = conn.execute(
+            stores.insert()
+            .values(
+                {
+                    stores.c[c]: getattr(shop, c)
+                    for c in ("name", "marketplace_id", "region", "endpoint", "token_url")
+                }
+                | {
+                    stores.c.seller_central_domain: shop.seller_central_domain,
+                    stores.c.integrated_at: shop.integrated_at,
+                    stores.c.created_at: START,
+                }
             )
-            for i in range(1, 21)
-        )
+            .returning(stores.c.id)
+        ).scalar_one()
+        for i in range(1, 21):
+            conn.execute(
+                orders.insert().values(
+                    {
+                        orders.c.store_id: shop.id,
+                        orders.c.amazon_order_id: _order_id(i),
+                        orders.c.status: "SHIPPED",
+                        orders.c.purchase_date: START + timedelta(hours=i),
+                        orders.c.buyer_name: BUYERS[i % len(BUYERS)],
+                        orders.c.raw: {},
+                        orders.c.first_seen_at: START,
+                        orders.c.updated_at: START,
+                    }
+                )
+            )
     db.upgrade(engine)
     assert _search_objects(engine)  # the FTS table / the trigram indexes
     want = [_order_id(i) for i in range(20, 0, -1) if i % 10 == 3]
