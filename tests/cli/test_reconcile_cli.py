@@ -65,3 +65,11 @@ def test_a_failed_report_is_one_line_and_a_non_zero_exit(sqlite_url, lossy):
     assert result.exit_code != 0 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
     assert "could not make report" in line and "request it again later" in line
+
+
+@pytest.mark.parametrize("fault", ["lost-updates=2", "lost-updates=some", "dropped=0.1"])
+def test_an_unknown_or_out_of_range_emulator_fault_is_one_line(fault):
+    result = cli(None, "emulator", "--port", "0", "--fault", fault)
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert f"--fault {fault!r}" in line and "lost-updates=0.05" in line
