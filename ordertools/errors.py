@@ -15,12 +15,15 @@ Amazon's error text only. Each error lives beside the code that raises it:
     │   ├── AccessDenied                403: a missing role, the wrong seller
     │   ├── InvalidInput                400: Amazon rejected the parameters
     │   ├── NotFound                    404: Amazon has no such order for this seller
+    │   ├── Conflict                    409: conflicts with what Amazon holds (a destination)
+    │   │   └── SubscriptionExists      the seller already has that subscription (reuse it)
     │   ├── Throttled                   429 after the bounded retries   (transient)
     │   ├── ServerFailure               5xx, timeouts, no connection    (transient)
     │   ├── ClientClosed                closed (Ctrl-C, SIGTERM) while a request waited
     │   └── ReportFailed                a report ended FATAL or CANCELLED
     │       └── ReportTimedOut          a report was not ready in time       (transient)
     ├── amazon.errors.MalformedOrder    one order in a page could not be read
+    ├── amazon.errors.MalformedNotification   a queue message that is no ORDER_CHANGE message
     ├── db.locks.StoreBusy              exit 75: another sync holds the store  (transient)
     ├── sync.report.SyncFailed          `sync --all`: at least one store failed
     ├── sync.importing.ImportRefused    `import-order`: the import rules said no

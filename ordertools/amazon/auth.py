@@ -4,6 +4,11 @@ SP-API calls carry an access token in `x-amz-access-token`; Login with Amazon (L
 store's refresh token for one that lives an hour (`expires_in`). `AccessTokens` caches it and
 renews it a little before it runs out, so a request never leaves with a token about to expire.
 
+Grantless operations (the Notifications API's destinations) act for the app, not for a seller:
+their token comes from the client-credentials grant with a scope
+(`sellingpartnerapi::notifications`), from the client id and secret alone. `AccessTokens(...,
+scope=...)` is that token, cached the same way, one per scope.
+
 Secrets (client secret, refresh token, access token) are `Secret`s: their repr and str are
 stars, and nothing here puts them in a message or a log line. Amazon's own error text is
 scrubbed of them too before it reaches an exception, in case a server ever echoes one back.
@@ -25,6 +30,10 @@ from ordertools.errors import ConfigurationError
 CLIENT_ID_ENV = "ORDERTOOLS_LWA_CLIENT_ID"
 CLIENT_SECRET_ENV = "ORDERTOOLS_LWA_CLIENT_SECRET"
 REFRESH_TOKEN_ENV = "ORDERTOOLS_REFRESH_TOKEN"
+
+# The scope of the grantless token the Notifications API's destinations (and deleting or reading
+# a subscription by id) want.
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 
 # Renew this long before Amazon's expiry (capped at a tenth of the lifetime for short-lived
 # tokens), so clock skew and a slow request can't carry a dying token to Amazon.
@@ -122,7 +131,10 @@ Send = Callable[..., requests.Response]
 
 
 class AccessTokens:
-    """The current LWA access token for one store, exchanged on demand and cached."""
+    """The current LWA access token for one store, exchanged on demand and cached.
+
+    With `scope`, the app's grantless token for that scope instead (client-credentials grant:
+    the refresh token is not sent)."""
 
     def __init__(
         self,
@@ -132,19 +144,22 @@ class AccessTokens:
         *,
         store: str = "",
         clock: Callable[[], float] = time.monotonic,
+        scope: str | None = None,
     ):
         self._credentials = credentials
         self._token_url = token_url
         self._send = send
         self._store = store
         self._clock = clock
+        self.scope = scope
         self._lock = threading.Lock()
         self._token: Secret | None = None
         self._renew_at = 0.0
         self.exchanges = 0  # how many times we asked LWA; tests and stats read it
 
     def __repr__(self) -> str:
-        return f"AccessTokens(token_url={self._token_url!r}, exchanges={self.exchanges})"
+        scope = f", scope={self.scope!r}" if self.scope else ""
+        return f"AccessTokens(token_url={self._token_url!r}{scope}, exchanges={self.exchanges})"
 
     def current(self) -> str:
         """A valid access token: the cached one, or a fresh one when it is (nearly) expired."""
@@ -166,13 +181,19 @@ class AccessTokens:
     def _exchange(self) -> None:
         creds = self._credentials
         self.exchanges += 1
+        if self.scope is None:
+            grant = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.refresh_token.get_secret_value(),
+            }
+        else:
+            grant = {"grant_type": "client_credentials", "scope": self.scope}
         response = self._send(
             "lwa",
             "POST",
             self._token_url,
             data={
-                "grant_type": "refresh_token",
-                "refresh_token": creds.refresh_token.get_secret_value(),
+                **grant,
                 "client_id": creds.client_id,
                 "client_secret": creds.client_secret.get_secret_value(),
             },
@@ -189,6 +210,8 @@ class AccessTokens:
         code = str(body.get("error") or "")
         described = scrub(str(body.get("error_description") or ""), self.secrets())
         store = f" for store {self._store}" if self._store else ""
+        if self.scope:
+            store = f" for the grantless scope {self.scope}{store}"
         if status == 429:
             return Throttled(
                 f"Login with Amazon throttled the token request{store}",
@@ -210,7 +233,12 @@ class AccessTokens:
                 operation="lwa",
                 status=status,
             )
-        if code == "invalid_grant":
+        if code == "invalid_scope":
+            message = (
+                f"Login with Amazon refused the token request{store} (invalid_scope): give the "
+                "app the role that scope needs (Seller Central, Develop Apps)"
+            )
+        elif code == "invalid_grant" and self.scope is None:
             message = (
                 f"Amazon refused the refresh token{store} (invalid_grant): re-authorize the app "
                 f"and set {self._credentials.refresh_token_env}"

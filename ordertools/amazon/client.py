@@ -11,11 +11,15 @@ secret.
 Amazon's JSON becomes typed structs here (`type_orders`, `parse_order`); nothing past the
 client touches raw dicts. Order reports (the Reports API, for reconciliation) come out as typed
 rows too (`order_report`, parsed by `ordertools.amazon.reports` as the document downloads).
+
+The Notifications API's destinations act for the app, not a seller: those calls carry the
+app's grantless token (`AccessTokens(scope=...)`, cached per scope), the others the store's.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import zlib
@@ -34,16 +38,18 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from ordertools import stops
-from ordertools.amazon.auth import AccessTokens, Credentials, scrub
+from ordertools.amazon.auth import NOTIFICATIONS_SCOPE, AccessTokens, Credentials, scrub
 from ordertools.amazon.errors import (
     AccessDenied,
     AmazonError,
     ClientClosed,
+    Conflict,
     InvalidInput,
     NotFound,
     ReportFailed,
     ReportTimedOut,
     ServerFailure,
+    SubscriptionExists,
     Throttled,
 )
 from ordertools.amazon.feeds import (
@@ -63,6 +69,14 @@ from ordertools.amazon.models import (
     split_search_page,
     type_orders,
     utc_iso,
+)
+from ordertools.amazon.notifications import (
+    ORDER_CHANGE_PAYLOAD_VERSION,
+    Destination,
+    Subscription,
+    destination_from,
+    parse_queue_arn,
+    subscription_from,
 )
 from ordertools.amazon.ratelimit import DEFAULT_PLANS, TokenBucket
 from ordertools.amazon.regions import LWA_TOKEN_URL, endpoint_for
@@ -84,6 +98,8 @@ FEED_DOCUMENTS_PATH = "/feeds/2021-06-30/documents"
 FEEDS_PATH = "/feeds/2021-06-30/feeds"
 REPORTS_PATH = "/reports/2021-06-30/reports"
 REPORT_DOCUMENTS_PATH = "/reports/2021-06-30/documents"
+DESTINATIONS_PATH = "/notifications/v1/destinations"
+SUBSCRIPTIONS_PATH = "/notifications/v1/subscriptions"
 
 # The datasets a sync needs: who bought, where it goes, what it's worth, how it ships.
 DEFAULT_INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
@@ -96,6 +112,13 @@ MAX_REPORT_MARKETPLACES = 25  # CreateReportSpecification.marketplaceIds maxItem
 REPORT_DONE_FAILED = frozenset({"FATAL", "CANCELLED"})
 DOWNLOAD_CHUNK = 64 * 1024  # bytes read at a time from a report document's URL
 _GZIP = zlib.MAX_WBITS | 16  # zlib's window bits for a gzip header and trailer
+MAX_DESTINATION_NAME = 256  # Destination.name maxLength
+MAX_QUEUE_ARN = 1000  # SqsResource.arn maxLength
+# EventFilter.eventFilterType: the notification types whose subscriptions take an eventFilter.
+EVENT_FILTER_TYPES = frozenset({"ANY_OFFER_CHANGED", "ORDER_CHANGE"})
+_NOTIFICATION_TYPE = re.compile(r"[A-Z][A-Z0-9_]*")
+# Amazon's subscription ids are UUIDs; a 409's details may name the existing one.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 USER_AGENT = "ordertools/0.1 (Language=Python)"
 # searchOrders pages fetched ahead of the caller at most (see `_fetch_ahead`): about 4 MB, which
@@ -265,6 +288,10 @@ class AmazonClient:
         self.tokens = AccessTokens(
             credentials, token_url, self._send, store=store_name or "", clock=clock
         )
+        # Grantless tokens, one per scope, made on first use (most clients never need one).
+        self.grantless_tokens: dict[str, AccessTokens] = {}
+        self._grantless_lock = threading.Lock()
+        self._credentials, self._token_url = credentials, token_url
 
     def __repr__(self) -> str:
         return f"AmazonClient(store={self.store_name!r}, endpoint={self.endpoint!r})"
@@ -674,6 +701,141 @@ class AmazonClient:
                 operation="getReportDocument",
             ) from None
 
+    # -- notifications (Notifications API v1) ------------------------------------------------
+
+    def create_destination(self, name: str, queue_arn: str) -> Destination:
+        """Register the app's SQS queue as a destination (grantless); returns it.
+
+        Amazon keeps one destination per queue: a second one for the same ARN raises
+        `Conflict` (find the first in `destinations()`).
+        """
+        op = "createDestination"
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_DESTINATION_NAME:
+            raise _invalid(op, f"name must be 1 to {MAX_DESTINATION_NAME} characters")
+        _queue_arn(queue_arn, op)
+        body = {"name": name, "resourceSpecification": {"sqs": {"arn": queue_arn}}}
+        answer = self._call(op, "POST", DESTINATIONS_PATH, body=body, scope=NOTIFICATIONS_SCOPE)
+        return self._typed(op, destination_from, _payload(answer))
+
+    def destinations(self) -> list[Destination]:
+        """Every destination of the app (grantless)."""
+        op = "getDestinations"
+        answer = self._call(op, "GET", DESTINATIONS_PATH, scope=NOTIFICATIONS_SCOPE)
+        payload = _payload(answer)
+        if not isinstance(payload, list):
+            raise self._unreadable(op)
+        return [self._typed(op, destination_from, entry) for entry in payload]
+
+    def delete_destination(self, destination_id: str) -> None:
+        """Delete a destination (grantless); `NotFound` when there is none with that id.
+
+        Amazon refuses while a subscription still sends there: that raises `Conflict`."""
+        op = "deleteDestination"
+        destination = quote(_identifier(destination_id, op, "destination id"), safe="")
+        path = f"{DESTINATIONS_PATH}/{destination}"
+        try:
+            self._call(op, "DELETE", path, scope=NOTIFICATIONS_SCOPE)
+        except AccessDenied as refused:
+            if "has subscriptions" not in str(refused).lower():
+                raise
+            raise Conflict(
+                f"Amazon keeps destination {destination_id}{self._for_store}: subscriptions "
+                "still send there; delete them first (delete_subscription)",
+                operation=op,
+                status=refused.status,
+                code=refused.code,
+            ) from None
+
+    def create_subscription(
+        self,
+        notification_type: str,
+        destination_id: str,
+        marketplace_ids: Sequence[str] | None = None,
+        *,
+        payload_version: str = ORDER_CHANGE_PAYLOAD_VERSION,
+    ) -> Subscription:
+        """Subscribe the store's seller to `notification_type` (ORDER_CHANGE), sent to the
+        destination; only for `marketplace_ids` when given (an eventFilter), else for all.
+
+        One subscription per notification type and seller: when one exists Amazon answers 409
+        and this raises `SubscriptionExists`, with the existing id when Amazon names it.
+        """
+        op = "createSubscription"
+        kind = _notification_type(notification_type, op)
+        body: dict[str, Any] = {
+            "payloadVersion": _identifier(payload_version, op, "payload version"),
+            "destinationId": _identifier(destination_id, op, "destination id"),
+        }
+        if marketplace_ids is not None:
+            wanted = (
+                [marketplace_ids] if isinstance(marketplace_ids, str) else list(marketplace_ids)
+            )
+            if not wanted or not all(isinstance(m, str) and m for m in wanted):
+                raise _invalid(op, "marketplace_ids: give marketplace ids, or None for all")
+            if kind not in EVENT_FILTER_TYPES:
+                raise _invalid(op, f"{kind} subscriptions take no marketplace filter")
+            body["processingDirective"] = {
+                "eventFilter": {"eventFilterType": kind, "marketplaceIds": wanted}
+            }
+        path = f"{SUBSCRIPTIONS_PATH}/{quote(kind, safe='')}"
+        try:
+            answer = self._call(op, "POST", path, body=body)
+        except Conflict as exc:
+            raise _subscription_exists(exc, kind, self._for_store) from None
+        return self._typed(op, subscription_from, _payload(answer))
+
+    def subscription(self, notification_type: str) -> Subscription | None:
+        """The seller's subscription to `notification_type`, or None when there is none."""
+        op = "getSubscription"
+        path = f"{SUBSCRIPTIONS_PATH}/{quote(_notification_type(notification_type, op), safe='')}"
+        try:
+            answer = self._call(op, "GET", path)
+        except NotFound:
+            return None
+        return self._typed(op, subscription_from, _payload(answer))
+
+    def delete_subscription(self, notification_type: str, subscription_id: str) -> None:
+        """Delete a subscription by id (grantless, as the model says); `NotFound` when there is
+        none. Amazon stops sending its notifications."""
+        op = "deleteSubscriptionById"
+        kind = quote(_notification_type(notification_type, op), safe="")
+        subscription = quote(_identifier(subscription_id, op, "subscription id"), safe="")
+        path = f"{SUBSCRIPTIONS_PATH}/{kind}/{subscription}"
+        self._call(op, "DELETE", path, scope=NOTIFICATIONS_SCOPE)
+
+    def _typed(self, operation: str, parse: Callable[[Any], Any], payload: Any) -> Any:
+        try:
+            return parse(payload)
+        except ValueError:
+            raise self._unreadable(operation) from None
+
+    def _unreadable(self, operation: str) -> ServerFailure:
+        return ServerFailure(
+            f"Amazon answered {operation}{self._for_store} without the payload the model "
+            "describes; try again later",
+            operation=operation,
+        )
+
+    def _token_source(self, scope: str | None) -> AccessTokens:
+        """The store's tokens, or the app's grantless ones for `scope` (made once)."""
+        if scope is None:
+            return self.tokens
+        with self._grantless_lock:
+            if scope not in self.grantless_tokens:
+                self.grantless_tokens[scope] = AccessTokens(
+                    self._credentials,
+                    self._token_url,
+                    self._send,
+                    store=self.store_name or "",
+                    clock=self._clock,
+                    scope=scope,
+                )
+            return self.grantless_tokens[scope]
+
+    def _secrets(self) -> tuple[str, ...]:
+        grantless = tuple(self.grantless_tokens.values())
+        return tuple(s for tokens in (self.tokens, *grantless) for s in tokens.secrets())
+
     # -- one operation call: pacing, retries, errors ------------------------------------------
 
     def _call(
@@ -685,12 +847,15 @@ class AmazonClient:
         *,
         body: dict[str, Any] | None = None,
         decode: Callable[[bytes], Any] = orjson.loads,
+        scope: str | None = None,
     ) -> Any:
         """The decoded answer (None for an empty one), after bounded retries.
 
         `decode` turns the response bytes into the result; a body it cannot read (cut short in
-        transit) is retried like a server failure.
+        transit) is retried like a server failure. `scope` names a grantless operation's scope:
+        its token is the app's for that scope, not the store's.
         """
+        tokens = self._token_source(scope)
         budget = _Budget(self._retry.throttle_retries, self._retry.failure_retries)
         uncertain: list[ServerFailure] = []  # attempts that may have taken effect unanswered
         retrying = Retrying(
@@ -705,7 +870,7 @@ class AmazonClient:
         )
         try:
             return retrying(
-                self._attempt, operation, method, self.endpoint + path, params, body, decode
+                self._attempt, operation, method, self.endpoint + path, params, body, decode, tokens
             )
         except (Throttled, ServerFailure) as exc:
             if budget.attempts <= 1:
@@ -746,17 +911,18 @@ class AmazonClient:
         params: dict | None,
         body: dict | None,
         decode: Callable[[bytes], Any],
+        tokens: AccessTokens,
     ) -> Any:
         bucket = self.buckets[operation]
         stats = self.stats[operation]
         for renewed in (False, True):
             stats.token_wait += self._wait_for_token(operation, bucket)
-            headers = {"x-amz-access-token": self.tokens.current()}
+            headers = {"x-amz-access-token": tokens.current()}
             stats.requests += 1
             response = self._send(operation, method, url, params=params, json=body, headers=headers)
             if response.status_code == 403 and not renewed and _token_expired(response):
                 # The one refresh-and-retry: Amazon expired the token before our cache did.
-                self.tokens.invalidate()
+                tokens.invalidate()
                 continue
             if response.status_code < 300:
                 _learn_rate(bucket, response)
@@ -864,6 +1030,8 @@ class AmazonClient:
             )
         if status == 404:
             return NotFound(f"Amazon found nothing for {what} (404): {message}", **kwargs)
+        if status == 409:
+            return Conflict(f"Amazon refused {what} (409 {code}): {message}", **kwargs)
         return AmazonError(f"Amazon answered HTTP {status} to {what}: {message}", **kwargs)
 
     def _amazon_reason(self, response: requests.Response) -> tuple[str | None, str]:
@@ -875,7 +1043,7 @@ class AmazonClient:
             text = ": ".join(str(t) for t in (first.get("message"), first.get("details")) if t)
         except (ValueError, AttributeError, IndexError, TypeError):
             code, text = None, response.reason or ""
-        return code, scrub(text or "no reason given", self.tokens.secrets())
+        return code, scrub(text or "no reason given", self._secrets())
 
 
 # -- request building and local validation ------------------------------------------------------
@@ -1032,6 +1200,51 @@ def _identifier(value: str, op: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _invalid(op, f"{what} must be a non-empty string, got {value!r}")
     return value
+
+
+def _queue_arn(queue_arn: str, op: str) -> str:
+    try:
+        parse_queue_arn(queue_arn)
+    except ValueError as bad:
+        raise _invalid(op, str(bad)) from None
+    if len(queue_arn) > MAX_QUEUE_ARN:
+        raise _invalid(op, f"queue ARN longer than {MAX_QUEUE_ARN} characters")
+    return queue_arn
+
+
+def _notification_type(notification_type: str, op: str) -> str:
+    if not isinstance(notification_type, str) or not _NOTIFICATION_TYPE.fullmatch(
+        notification_type
+    ):
+        raise _invalid(
+            op, f"notification type must be a name like ORDER_CHANGE, got {notification_type!r}"
+        )
+    return notification_type
+
+
+def _subscription_exists(conflict: Conflict, kind: str, for_store: str) -> SubscriptionExists:
+    """createSubscription's 409 as `SubscriptionExists`, with the id Amazon named, if any."""
+    found = _UUID.search(str(conflict))
+    subscription_id = found.group(0) if found else None
+    advice = (
+        f"subscription {subscription_id}: reuse it"
+        if subscription_id
+        else "read it with subscription()"
+    )
+    exists = SubscriptionExists(
+        f"{kind}: the seller{for_store} is subscribed already ({advice})",
+        subscription_id=subscription_id,
+        operation=conflict.operation,
+        status=conflict.status,
+        code=conflict.code,
+    )
+    exists.after_uncertain_attempt = conflict.after_uncertain_attempt
+    return exists
+
+
+def _payload(answer: Any) -> Any:
+    """The Notifications API's answers wrap what was asked for in `payload`."""
+    return answer.get("payload") if isinstance(answer, dict) else None
 
 
 def _invalid(op: str, reason: str) -> InvalidInput:

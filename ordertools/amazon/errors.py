@@ -54,6 +54,29 @@ class NotFound(AmazonError):
     """The order (or resource) does not exist for this seller (404)."""
 
 
+class Conflict(AmazonError):
+    """Amazon refused a change that conflicts with what it holds (409, or a destination that
+    still has subscriptions): a destination for that queue exists, say."""
+
+
+class SubscriptionExists(Conflict):
+    """createSubscription answered 409: the seller already has a subscription to that
+    notification type. `subscription_id` is the existing one when Amazon named it (reuse it),
+    else None (read it with `AmazonClient.subscription(notification_type)`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subscription_id: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message, operation=operation, status=status, code=code)
+        self.subscription_id = subscription_id
+
+
 class ServerFailure(AmazonError):
     """Amazon kept failing (500/503), or the connection failed or timed out, after retries."""
 
@@ -103,3 +126,15 @@ class MalformedOrder(OrdertoolsError):
         self.order_id = order_id
         self.reason = reason
         self.raw = raw
+
+
+class MalformedNotification(OrdertoolsError):
+    """A notification message that is not what Amazon's schema says it is (not JSON, a required
+    field missing, a wrong type, another notification type). `reason` is one line;
+    `notification_id` is the message's NotificationId when one could be read."""
+
+    def __init__(self, reason: str, notification_id: str | None = None):
+        what = f"notification {notification_id}" if notification_id else "a notification"
+        super().__init__(f"{what} is malformed: {reason}")
+        self.reason = reason
+        self.notification_id = notification_id

@@ -26,6 +26,15 @@ DEFAULT_PLANS: dict[str, tuple[float, int]] = {
     "createReport": (0.0167, 15),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
+    # Notifications API v1: ORDER_CHANGE messages to the user's SQS queue (amazon/notifications.py).
+    "createDestination": (1.0, 5),
+    "getDestinations": (1.0, 5),
+    "getDestination": (1.0, 5),
+    "deleteDestination": (1.0, 5),
+    "createSubscription": (1.0, 5),
+    "getSubscription": (1.0, 5),
+    "getSubscriptionById": (1.0, 5),
+    "deleteSubscriptionById": (1.0, 5),
 }
 
 

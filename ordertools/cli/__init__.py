@@ -14,7 +14,17 @@ from __future__ import annotations
 import click
 
 from ordertools import __version__
-from ordertools.cli import demo, fulfillment, orders, products, reconcile, runs, stores, sync
+from ordertools.cli import (
+    demo,
+    fulfillment,
+    notifications,
+    orders,
+    products,
+    reconcile,
+    runs,
+    stores,
+    sync,
+)
 from ordertools.cli.context import CONTEXT, Group
 
 
@@ -41,6 +51,6 @@ def main(ctx: click.Context, db_url: str | None):
     ctx.ensure_object(dict)["db_url"] = db_url
 
 
-for _group in (stores, sync, orders, demo, runs, fulfillment, products, reconcile):
+for _group in (stores, sync, orders, demo, runs, fulfillment, products, reconcile, notifications):
     for _command in _group.COMMANDS:
         main.add_command(_command)

@@ -78,9 +78,7 @@ def emulator(host, port, scenario, plans, time_scale, faults):
     # A script waiting for the "SP-API emulator on ..." line must get it now, even in a pipe.
     sys.stdout.reconfigure(line_buffering=True)
     try:
-        config = EmulatorConfig.paced(
-            plans, time_scale, clock=ManualClock(ticking=True), **options
-        )
+        config = EmulatorConfig.paced(plans, time_scale, clock=ManualClock(ticking=True), **options)
         run_server(host, port, scenario, config=config)
     except FileNotFoundError as exc:  # no such scenario
         raise ConfigurationError(str(exc)) from None

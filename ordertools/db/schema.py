@@ -109,6 +109,10 @@ class Store(Base):
     last_order_number: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # lastUpdatedTime high-water mark of completed sync windows; NULL: never synced
     cursor: Mapped[datetime | None]
+    # ORDER_CHANGE notifications (`notifications setup`): where Amazon sends them; NULL: none
+    notification_queue_arn: Mapped[str | None] = mapped_column(String(255))
+    notification_destination_id: Mapped[str | None] = mapped_column(String(100))
+    notification_subscription_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Write-only: a store has up to millions of orders; query them, never load them all.
@@ -445,6 +449,25 @@ class SyncRun(Base):
     store: Mapped[Store] = relationship(back_populates="sync_runs")
 
 
+class Notification(Base):
+    """One ORDER_CHANGE message the listener took from the queue, kept for de-duplication
+    (Amazon and SQS may deliver a message twice), liveness (when the last one came, how late)
+    and the record of malformed ones (`error`)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_store_received", "store_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(100), unique=True)  # Amazon's, or a hash
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    amazon_order_id: Mapped[str | None] = mapped_column(String(32))
+    order_status: Mapped[str | None] = mapped_column(String(40))
+    published_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)  # malformed, or no store listens for it
+
+
 class Reconciliation(Base):
     """One reconciliation of one store against Amazon's order report: its window, what differed
     (counts per kind), what was repaired and what was left for the next run."""
@@ -488,6 +511,7 @@ __all__ = [
     "LocalOrder",
     "LocalOrderHistory",
     "LocalOrderItem",
+    "Notification",
     "Product",
     "Reconciliation",
     "StatusEvent",

@@ -207,11 +207,15 @@ class PageApplier:
 
     @staticmethod
     def _is_news(order: AmazonOrder, row) -> bool:
+        # Amazon's lastUpdatedTime has whole seconds: two changes in one second carry the same
+        # time, so the same time with another status is news too (Amazon shows only its
+        # current version, so it is the later one).
         return (
             row is None
             or row.error is not None
             or row.last_updated is None
             or order.last_updated_time > row.last_updated
+            or (order.last_updated_time == row.last_updated and order.status != row.status)
         )
 
     def _keep_malformed(self, bad: MalformedOrder) -> None:

@@ -47,6 +47,10 @@ class SyncReport:
     throttled: int = 0
     waited: float = 0.0  # seconds spent waiting on Amazon (rate limit, retries)
     opens_at: datetime | None = None  # when the window is still empty: when it will open
+    # With ORDER_CHANGE notifications: whether they are live ("last message 12 s ago, ..."),
+    # and what this poll found that no notification had delivered (its new and updated orders:
+    # an order a notification brought is already stored, so the poll finds it unchanged).
+    notifications: str | None = None
 
     COUNTS = ("new", "updated", "imported", "canceled", "completed", "skipped", "failed")
 
@@ -88,6 +92,12 @@ class SyncReport:
             f" {self.throttled} throttled{self._waited()})",
             "  orders   " + ", ".join(f"{n} {k}" for k, n in self.counts().items()),
         ]
+        if self.notifications is not None:
+            missed = self.new + self.updated
+            lines.append(
+                f"  notify   {self.notifications}; this poll found {missed} "
+                f"order{'' if missed == 1 else 's'} no notification had delivered"
+            )
         for order_id, reason in self.failures[:10]:
             lines.append(f"  failed   {order_id}: {reason}")
         if len(self.failures) > 10:

@@ -49,6 +49,7 @@ from ordertools.domain.stores import get_store, list_stores
 from ordertools.errors import OrdertoolsError
 from ordertools.fulfillment.outbox import flush_outbox
 from ordertools.sync.applier import PageApplier
+from ordertools.sync.listen import liveness
 from ordertools.sync.report import SyncFailed, SyncReport
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,10 @@ class _Run:
 
     def _finish(self, report: SyncReport, cursor: datetime | None) -> None:
         with db_session(self.engine) as session:
+            store = session.get(Store, self.store_id)
+            live = liveness(session, store)
+            if live.set_up or live.last_received is not None:
+                report.notifications = live.words(self.clock())
             values = {
                 **report.counts(),
                 "pages": report.pages,

@@ -1,7 +1,8 @@
 """The WSGI app: Amazon's routes, and the order in which Amazon answers a request.
 
-Every SP-API request goes through the same steps, as on the live API: the access token (403),
-injected faults, the operation's usage plan (429), then the operation itself. Its answers
+Every SP-API request goes through the same steps, as on the live API: the access token (403; a
+grantless operation wants the app's token, every other a seller's), injected faults, the
+operation's usage plan (429), then the operation itself. Its answers
 (successes, 400s and 404s, as the models declare) carry `x-amzn-RateLimit-Limit`; every answer
 carries `x-amzn-RequestId`.
 """
@@ -15,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -27,6 +29,7 @@ from ordertools.amazon.emulator.config import EmulatorConfig
 from ordertools.amazon.emulator.confirm import request_problems
 from ordertools.amazon.emulator.faults import Faults, Stats, server_error
 from ordertools.amazon.emulator.feeds import Feeds
+from ordertools.amazon.emulator.notifications import GRANTLESS, Notifications, Refused
 from ordertools.amazon.emulator.reports import DOCUMENT_PATH, Reports
 from ordertools.amazon.emulator.search import (
     InvalidInput,
@@ -64,6 +67,38 @@ URLS = Map(
             "/reports/2021-06-30/documents/<document_id>",
             methods=["GET"],
             endpoint="getReportDocument",
+        ),
+        Rule("/notifications/v1/destinations", methods=["GET"], endpoint="getDestinations"),
+        Rule("/notifications/v1/destinations", methods=["POST"], endpoint="createDestination"),
+        Rule(
+            "/notifications/v1/destinations/<destination_id>",
+            methods=["GET"],
+            endpoint="getDestination",
+        ),
+        Rule(
+            "/notifications/v1/destinations/<destination_id>",
+            methods=["DELETE"],
+            endpoint="deleteDestination",
+        ),
+        Rule(
+            "/notifications/v1/subscriptions/<notification_type>",
+            methods=["GET"],
+            endpoint="getSubscription",
+        ),
+        Rule(
+            "/notifications/v1/subscriptions/<notification_type>",
+            methods=["POST"],
+            endpoint="createSubscription",
+        ),
+        Rule(
+            "/notifications/v1/subscriptions/<notification_type>/<subscription_id>",
+            methods=["GET"],
+            endpoint="getSubscriptionById",
+        ),
+        Rule(
+            "/notifications/v1/subscriptions/<notification_type>/<subscription_id>",
+            methods=["DELETE"],
+            endpoint="deleteSubscriptionById",
         ),
         # The pre-signed URLs of feed and report documents (S3 on the live API): no token.
         Rule("/_documents/<document_id>", methods=["PUT", "GET"], endpoint="document"),
@@ -119,11 +154,18 @@ class EmulatorApp:
             "getReport": self.get_report,
             "getReportDocument": self.get_report_document,
         }
+        self.notifications = Notifications(world, config, faults, stats)
+        for operation, handle in self.notifications.handlers().items():
+            self.operations[operation] = partial(_answer_200, handle)
         self.buckets = {op: TokenBucket(*config.plans[op]) for op in self.operations}
         self.feeds = Feeds(world)
         self.reports = Reports(world, config, faults)
         if config.lost_updates:
             faults.lose_updates(config.lost_updates, config.lost_updates_seed)
+
+    def close(self) -> None:
+        """Stop what runs in the background (the notifications' delivery)."""
+        self.notifications.close()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
@@ -180,7 +222,7 @@ class EmulatorApp:
 
     def sp_api(self, operation: str, request: Request, values: dict) -> Response:
         try:
-            self.auth.check(request.headers.get("x-amz-access-token"))
+            self.auth.check(request.headers.get("x-amz-access-token"), GRANTLESS.get(operation))
         except AuthFailure as refused:
             return json_response(refused.status, refused.body)
         bucket = self.buckets[operation]
@@ -203,6 +245,8 @@ class EmulatorApp:
             return error(400, "InvalidInput", str(bad))
         except OrderNotFound as missing:
             return error(404, "NotFound", str(missing))
+        except Refused as refused:
+            return error(refused.status, refused.code, refused.message, refused.details)
 
     # --- operations ----------------------------------------------------------------------
 
@@ -332,6 +376,10 @@ class EmulatorApp:
         if document is None or document.content is None:
             return Response("NoSuchKey", status=404)
         return Response(document.content, status=200, content_type=document.content_type)
+
+
+def _answer_200(handle: Callable[..., Any], request: Request, **values: Any) -> Response:
+    return json_response(200, handle(request, **values))
 
 
 def _base_url(request: Request) -> str:

@@ -36,6 +36,14 @@ class EmulatorConfig:
     # searchOrders never serves this share of order versions; see Faults.lose_updates.
     lost_updates: float = 0.0
     lost_updates_seed: int = 0
+    # Notifications API: an ORDER_CHANGE message goes to the subscribed destination's SQS queue
+    # `notification_delay` seconds (real time) after the change. The queue is reached at
+    # `sqs_endpoint`, or where the environment says (AWS_ENDPOINT_URL_SQS: moto's server), with
+    # the environment's AWS credentials. `seller_id` and `application_id` fill the messages.
+    notification_delay: float = 1.0
+    sqs_endpoint: str | None = None
+    seller_id: str = "A2EMULATORSELLER"
+    application_id: str = "amzn1.sp.solution.emulator-demo-app"
 
     def __post_init__(self) -> None:
         # A partial plans dict overrides only the operations it names.

@@ -9,11 +9,18 @@ Reports have faults of their own: the next report ends FATAL or CANCELLED
 (`fail_next_report`), or repeats rows (`repeat_report_rows`). And one fault is a mode rather
 than a count: `lose_updates(share)` makes searchOrders miss a fixed share of order versions for
 good, as if Amazon's index had missed them, while getOrder and the reports still show the truth.
+
+Notifications have modes too, each for a share of the messages drawn from a seeded random
+sequence: `drop_notifications` (never sent), `repeat_notifications` (sent twice, the same
+NotificationId, as Amazon's at-least-once delivery does), `reorder_notifications` (held back and
+sent after the next one); and `pause_notifications` holds every message until
+`resume_notifications`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -47,6 +54,9 @@ class Faults:
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []
         self._lost: tuple[float, int] = (0.0, 0)  # lose_updates: (share, seed)
+        # drop/repeat/reorder_notifications: kind -> (share, its own random sequence)
+        self._notification_modes: dict[str, tuple[float, random.Random]] = {}
+        self.notifications_paused = False
 
     def fail_next(self, n: int = 1, status: int = 500, operation: str | None = None) -> None:
         """The next n requests answer `status` (500 InternalFailure or 503 ServiceUnavailable)."""
@@ -110,15 +120,54 @@ class Faults:
         digest = hashlib.blake2b(key, digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64 < share
 
+    def drop_notifications(self, share: float = 1.0, seed: int = 0) -> None:
+        """From now on `share` (0 to 1) of the notification messages are never sent."""
+        self._notification_mode("drop", share, seed)
+
+    def repeat_notifications(self, share: float = 1.0, seed: int = 0) -> None:
+        """From now on `share` of the messages are sent twice (the same message, the same
+        NotificationId): subscribers must de-duplicate."""
+        self._notification_mode("repeat", share, seed)
+
+    def reorder_notifications(self, share: float = 1.0, seed: int = 0) -> None:
+        """From now on `share` of the messages are held back and sent right after the next
+        one (at most a few seconds later when no next one comes)."""
+        self._notification_mode("reorder", share, seed)
+
+    def pause_notifications(self) -> None:
+        """Hold every notification message (they keep their order) until resumed."""
+        self.notifications_paused = True
+
+    def resume_notifications(self) -> None:
+        self.notifications_paused = False
+
+    def notification_fault(self, kind: str) -> bool:
+        """Whether the next message suffers `kind` (drop, repeat, reorder): one draw from
+        that mode's sequence, so the same seed picks the same messages."""
+        with self._lock:
+            mode = self._notification_modes.get(kind)
+            return mode is not None and mode[1].random() < mode[0]
+
+    def _notification_mode(self, kind: str, share: float, seed: int) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be from 0 to 1, not {share}")
+        with self._lock:
+            if share > 0.0:
+                self._notification_modes[kind] = (float(share), random.Random(seed))
+            else:
+                self._notification_modes.pop(kind, None)
+
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (the next call answers 403)."""
         self._auth.expire_all()
 
     def clear(self) -> None:
-        """Disarm every fault, the lost-updates mode included."""
+        """Disarm every fault, the lost-updates and notification modes included."""
         with self._lock:
             self._armed.clear()
             self._lost = (0.0, 0)
+            self._notification_modes.clear()
+            self.notifications_paused = False
 
     def take(self, kind: str, operation: str) -> _Armed | None:
         """Use up one armed fault of `kind` matching `operation`, if any."""

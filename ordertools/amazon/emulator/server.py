@@ -192,6 +192,7 @@ class Emulator:
             self._server.server_close()
             self._thread.join(timeout=5)
             self._server = self._thread = None
+        self.app.close()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -227,3 +228,4 @@ def run_server(
         pass
     finally:
         server.server_close()
+        emulator.app.close()

@@ -8,6 +8,9 @@ on); `visible` is what searchOrders and getOrder serve.
 
 Status changes may be scheduled for later (a scenario's timeline, `set_status(at=future)`); they
 are applied as the clock passes them, on top of whatever the order then is.
+
+`listeners` are told of every new version as it is recorded (the notifications' hook), inside
+the world's lock: a listener must be quick and must not call back into the world.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ _ALL_SHIPPED = {"SHIPPED"}
 
 # A version searchOrders never serves (the lost-updates fault): (order id, its update time) -> bool.
 Hidden = Callable[[str, datetime], bool]
+# Told of a new version: (order id, its update time, its body; the body is the world's: read only).
+Listener = Callable[[str, datetime, dict[str, Any]], None]
 
 
 class WorldError(Exception):
@@ -111,11 +116,17 @@ class World:
         self._scheduled: list[tuple[datetime, int, str, str]] = []  # heap of (at, seq, id, status)
         self._seq = itertools.count()
         self._rng = random.Random(20260101)
+        self.listeners: list[Listener] = []
 
     # --- reading -------------------------------------------------------------------------
 
     def now(self) -> datetime:
         return self._clock()
+
+    def catch_up(self) -> datetime:
+        """Apply the scheduled changes whose time has come (readers do it too); returns now."""
+        with self._lock:
+            return self._catch_up()
 
     def __len__(self) -> int:
         with self._lock:
@@ -287,7 +298,7 @@ class World:
             done = all(i["fulfillment"]["quantityUnfulfilled"] == 0 for i in body["orderItems"])
             body["fulfillment"]["fulfillmentStatus"] = "SHIPPED" if done else "PARTIALLY_SHIPPED"
             body["lastUpdatedTime"] = utc_iso(now)
-            order.add_version(to_second(now), body)
+            self._add_version(order, to_second(now), body)
 
     def cancel_order(self, order_id: str, item_ids: Iterable[str], reason: str) -> None:
         """Cancel an unshipped order (an order-acknowledgement feed with StatusCode Failure)."""
@@ -319,7 +330,7 @@ class World:
                 }
             body["fulfillment"]["fulfillmentStatus"] = "CANCELLED"
             body["lastUpdatedTime"] = utc_iso(now)
-            order.add_version(to_second(now), body)  # Amazon reports it to the second
+            self._add_version(order, to_second(now), body)  # Amazon reports it to the second
 
     def generate(
         self,
@@ -384,8 +395,13 @@ class World:
 
     def _insert(self, order_id: str, created: datetime, at: datetime, body: dict) -> None:
         order = _Order(order_id, created)
-        order.add_version(at, body)
         self._orders[order_id] = order
+        self._add_version(order, at, body)
+
+    def _add_version(self, order: _Order, at: datetime, body: dict[str, Any]) -> None:
+        order.add_version(at, body)
+        for listener in self.listeners:
+            listener(order.order_id, at, body)
 
     def _apply_status(self, order_id: str, status: str, at: datetime) -> None:
         order = self._orders[order_id]
@@ -394,7 +410,7 @@ class World:
         body["lastUpdatedTime"] = utc_iso(at)
         if status in _ALL_SHIPPED:
             _ship_everything(body, at, self._rng)
-        order.add_version(at, body)
+        self._add_version(order, at, body)
 
     def _catch_up(self) -> datetime:
         """Apply scheduled changes whose time has come; returns now."""
