@@ -7,19 +7,25 @@ this emulator), syncs them and prints their Recent Orders.
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
 from ordertools import db
 from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
+from ordertools.amazon.notifications import queue_policy, sqs_client
 from ordertools.domain import stores
 from ordertools.notebook.launch import open_dashboard
 from ordertools.queries.exports import DEFAULT_COLUMNS, render_table
 from ordertools.queries.orders import query_orders
+from ordertools.sync.listen import Listener
 from ordertools.sync.run import sync_store
+from ordertools.sync.subscribe import setup_notifications
 
 DEMO_PORT = 8765
 # The instant and time zone the notebooks' committed reference outputs are rendered at (nbval,
@@ -43,7 +49,10 @@ def run_demo(
     """The tour; `open_with` ("voila" or "lab") then opens the store dashboard on the demo
     stores and keeps the demo Amazon running (so **Sync now** works) until Ctrl-C."""
     port = port or (DEMO_PORT if _free(DEMO_PORT) else 0)
-    with Emulator(scenario="demo", port=port) as emulator:
+    # Amazon's reads show a change at once; only searchOrders asks for data 2 minutes old
+    # (min_before_age, the stores' api_lag), so the listener's getOrder sees what it is told.
+    config = EmulatorConfig(visibility_delay=0.0)
+    with Emulator(scenario="demo", port=port, config=config) as emulator:
         names = prepare_stores(engine, emulator)
         echo(f"Demo Amazon (SP-API emulator) at {emulator.base_url}; order book {engine.url!r}\n")
         for name in names:
@@ -55,7 +64,8 @@ def run_demo(
             echo(f"\nRecent Orders of {name} (newest first; Pending hidden until verified):")
             echo(render_table(records, [key for key, _ in DEFAULT_COLUMNS]) + "\n")
         if open_with:
-            open_dashboard(engine, names[0], open_with, echo=echo)
+            with live_notifications(engine, emulator, names, echo=echo):
+                open_dashboard(engine, names[0], open_with, echo=echo)
             return
     echo(dashboard_hint(names[0] if names else "acme-us"))
     echo(
@@ -105,3 +115,55 @@ def build_demo_order_book(engine: Engine, at: datetime) -> list[str]:
         for name in names:
             sync_store(engine, name, clock=clock, progress=False)
     return names
+
+
+# -- the demo's notifications ---------------------------------------------------------------------
+# With the dashboard open: a local SQS server (moto), a queue, each demo store subscribed, and
+# the listener beside the dashboard, so an order added to the demo Amazon shows up within
+# seconds, with no sync. Nothing talks to AWS: the endpoint is moto's server on this machine,
+# passed explicitly to the emulator and the listener (dummy keys only when none are set).
+
+DEMO_REGION = "us-east-1"
+DEMO_QUEUE = "ordertools-demo"
+
+
+@contextmanager
+def live_notifications(
+    engine: Engine, emulator: Emulator, names: list[str], *, echo: Callable[[str], None]
+) -> Iterator[Listener]:
+    from moto.server import ThreadedMotoServer  # heavy: only the demo that serves needs it
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in (("AWS_ACCESS_KEY_ID", "demo"), ("AWS_SECRET_ACCESS_KEY", "demo")):
+        os.environ.setdefault(name, value)
+    sqs = sqs_client(region=DEMO_REGION, endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName=DEMO_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(arn)})
+    emulator.config.sqs_endpoint = endpoint  # the demo Amazon delivers to this server
+    for name in names:
+        setup_notifications(engine, name, arn)
+    listener = Listener(engine, names, queue_url=url, sqs=sqs, wait_seconds=5, echo=echo)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=lambda: listener.run(until=stop.is_set), name="demo-listener", daemon=True
+    )
+    thread.start()
+    echo(
+        f"ORDER_CHANGE notifications: the demo Amazon sends them to {url} (a local SQS server); "
+        "a listener imports each change within seconds. Try:\n"
+        f'  curl -X POST {emulator.base_url}/_emulator/orders -d \'{{"status": "UNSHIPPED"}}\'\n'
+        "and reload the dashboard."
+    )
+    try:
+        yield listener
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+        server.stop()

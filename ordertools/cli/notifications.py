@@ -108,9 +108,11 @@ def listen(ctx, names, all_, queue_url):
             try:
                 report = listener.run()
             except KeyboardInterrupt:
-                report = listener.report
-                click.echo("Stopped: " + report.line())
+                click.echo("Stopped: " + listener.report.line())
                 raise
+            if stops.requested():  # stopped between batches, as it should be: 130 or 143
+                click.echo("Stopped: " + report.line())
+                stops.raise_if_requested()
     click.echo(report.line())
 
 

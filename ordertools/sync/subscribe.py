@@ -79,10 +79,19 @@ def setup_notifications(
         if owned:
             amazon.close()
     with db_session(engine) as session:
-        store = session.get(Store, store_id)
-        store.notification_queue_arn = queue_arn
-        store.notification_destination_id = destination.destination_id
-        store.notification_subscription_id = subscription.subscription_id
+        # The seller's other stores share the subscription; a remade one replaces theirs too.
+        sharing = [session.get(Store, store_id)]
+        sharing += session.scalars(
+            select(Store).where(
+                Store.notification_destination_id == destination.destination_id,
+                Store.marketplace_id.in_(subscription.marketplace_ids),
+                Store.id != store_id,
+            )
+        ).all()
+        for store in sharing:
+            store.notification_queue_arn = queue_arn
+            store.notification_destination_id = destination.destination_id
+            store.notification_subscription_id = subscription.subscription_id
     return NotificationSetup(
         name, queue_arn, destination.destination_id, subscription.subscription_id, tuple(created)
     )
@@ -104,18 +113,26 @@ def _subscription(amazon, destination: Destination, marketplace_id: str, created
                 f"the seller already has an ORDER_CHANGE subscription sending to destination "
                 f"{existing.destination_id}: run `ordertools notifications remove` first"
             )
-        return existing
+        if not existing.marketplace_ids or marketplace_id in existing.marketplace_ids:
+            return existing
+        # The seller's one ORDER_CHANGE subscription filters other marketplaces (another store
+        # of the same seller): Amazon cannot change a filter, so it is made again for both.
+        amazon.delete_subscription(ORDER_CHANGE, existing.subscription_id)
+        created.append("subscription (for more marketplaces)")
+        return _create(amazon, destination, [*existing.marketplace_ids, marketplace_id])
+    subscription = _create(amazon, destination, [marketplace_id])
+    created.append("subscription")
+    return subscription
+
+
+def _create(amazon, destination: Destination, marketplace_ids: list[str]) -> Subscription:
     try:
-        subscription = amazon.create_subscription(
-            ORDER_CHANGE, destination.destination_id, [marketplace_id]
-        )
+        return amazon.create_subscription(ORDER_CHANGE, destination.destination_id, marketplace_ids)
     except SubscriptionExists as exists:  # made meanwhile (another process): take that one
         found = amazon.subscription(ORDER_CHANGE)
         if found is None:
             raise ConfigurationError(str(exists)) from None
         return found
-    created.append("subscription")
-    return subscription
 
 
 @dataclass(frozen=True)
@@ -192,8 +209,18 @@ def remove_notifications(
             .select_from(Store)
             .where(Store.notification_destination_id == destination_id, Store.id != store_id)
         )
+        # The seller's other stores on the same subscription keep theirs: it is made again
+        # for their marketplaces only.
+        sharing = {
+            s.id: s.marketplace_id
+            for s in session.scalars(
+                select(Store).where(
+                    Store.notification_subscription_id == subscription_id, Store.id != store_id
+                )
+            )
+        }
         amazon, owned = _client(store, client)
-    said = []
+    said, remade = [], None
     try:
         if subscription_id is not None:
             try:
@@ -201,7 +228,14 @@ def remove_notifications(
                 said.append(f"subscription {subscription_id} deleted")
             except NotFound:
                 said.append(f"subscription {subscription_id} was already gone at Amazon")
-        if destination_id is not None and not others:
+            if sharing and destination_id is not None:
+                remade = amazon.create_subscription(
+                    ORDER_CHANGE, destination_id, sorted(set(sharing.values()))
+                )
+                said.append(
+                    f"subscription {remade.subscription_id} made for the seller's other stores"
+                )
+        if destination_id is not None and not others and not sharing:
             try:
                 amazon.delete_destination(destination_id)
                 said.append(f"destination {destination_id} deleted")
@@ -215,4 +249,6 @@ def remove_notifications(
         store.notification_queue_arn = None
         store.notification_destination_id = None
         store.notification_subscription_id = None
+        for other_id in sharing if remade is not None else ():
+            session.get(Store, other_id).notification_subscription_id = remade.subscription_id
     return said or ["no notifications were set up"]
