@@ -26,6 +26,7 @@ from ordertools.queries.exports import DEFAULT_COLUMNS
 from ordertools.queries.orders import query_orders
 from ordertools.queries.stock import low_stock
 from ordertools.queries.store_data import last_reconciliation, last_sync, revenue, store_data
+from ordertools.sync.listen import liveness
 from ordertools.sync.run import sync_store
 
 RECENT_ORDERS_LIMIT = 10
@@ -57,6 +58,7 @@ class StoreHeader(Section):
                 last_sync(session, store),
                 self.dash.show,
                 last_reconciliation(session, store),
+                liveness(session, store).words(self.dash.clock()),
             )
 
     def sync(self) -> None:

@@ -99,7 +99,11 @@ def facts(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def store_header(
-    store: Store, run: SyncRun | None, show: Display, reconciliation: Reconciliation | None = None
+    store: Store,
+    run: SyncRun | None,
+    show: Display,
+    reconciliation: Reconciliation | None = None,
+    notifications: str | None = None,
 ) -> str:
     if run is None:
         synced = "never: press <b>Sync now</b>"
@@ -117,8 +121,22 @@ def store_header(
             ("Integrated", f"{e(show.date(store.integrated_at))} ({e(show.tz_name)})"),
             ("Last sync", synced),
             ("Last reconciliation", _reconciled(store, reconciliation, show)),
+            ("Notifications", _notified(store, run, notifications)),
         ]
     )
+
+
+def _notified(store: Store, run: SyncRun | None, live: str | None) -> str:
+    """Whether Amazon's ORDER_CHANGE notifications come in, and what the poll still found."""
+    if live is None or live == "not set up":
+        command = f"ordertools notifications setup {store.name} --queue-arn ARN"
+        return f"not set up: orders arrive with each sync (<code>{e(command)}</code>: in seconds)"
+    said = e(live)
+    if run is not None:
+        missed = run.new + run.updated
+        said += f"; the last sync found {missed} order{'' if missed == 1 else 's'} "
+        said += "no notification had delivered"
+    return said
 
 
 RECONCILED_KINDS = (

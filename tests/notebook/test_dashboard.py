@@ -175,6 +175,27 @@ def test_the_header_shows_the_last_reconciliation_and_its_outcome(book):
     assert "failed (Amazon could not make &lt;report&gt;)" in html and "3 repaired" not in html
 
 
+def test_the_header_says_whether_notifications_come_in(book):
+    html = make(book).header.snapshot()
+    assert "not set up: orders arrive with each sync" in html
+    with db.session(book) as session:
+        store = session.scalar(select(Store).where(Store.name == STORE))
+        store.notification_subscription_id = "sub-1"
+        session.add(
+            db.Notification(
+                notification_id="n-1",
+                store_id=store.id,
+                amazon_order_id="113-0000000-0000001",
+                published_at=AT - timedelta(minutes=3, seconds=2),
+                received_at=AT - timedelta(minutes=3),
+                applied_at=AT - timedelta(minutes=3),
+            )
+        )
+    html = make(book).header.snapshot()
+    assert "last message 3 min ago, 2.0 s after Amazon sent it" in html
+    assert "the last sync found" in html and "no notification had delivered" in html
+
+
 def test_the_import_toggle_is_saved_at_once_and_greys_out_the_other_settings(book):
     settings = make(book).settings
     assert stored(book).import_enabled and not settings.customer_creation.disabled
