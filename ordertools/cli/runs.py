@@ -248,6 +248,32 @@ WantedBy=timers.target
 
 # then: systemctl --user daemon-reload && systemctl --user enable --now {unit}.timer"""
     )
+    if Path(notebook).stem == "sync":
+        click.echo(_listen_unit(env))
+
+
+def _listen_unit(env: str) -> str:
+    """The listener beside the scheduled sync: orders in seconds from Amazon's notifications,
+    the sync still catching whatever a notification missed."""
+    command = shlex.join([sys.executable, "-m", "ordertools", "listen", "--all"])
+    return f"""
+# With ORDER_CHANGE notifications (`ordertools notifications setup NAME --queue-arn ARN`), the
+# listener imports orders within seconds; the timer above stays, as the safety net.
+# ~/.config/systemd/user/ordertools-listen.service  (AWS_REGION and the AWS keys in the env file)
+[Unit]
+Description=ordertools: import orders from Amazon's ORDER_CHANGE notifications
+After=network-online.target
+
+[Service]
+EnvironmentFile=%h/.config/ordertools/env
+ExecStart={command}
+Restart=on-failure
+RestartSec=10
+
+[Install]
+WantedBy=default.target
+
+# then: systemctl --user enable --now ordertools-listen.service"""
 
 
 @schedule.command("run", context_settings=CONTEXT)

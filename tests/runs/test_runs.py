@@ -252,6 +252,9 @@ def test_schedule_print_gives_cron_and_systemd(sqlite_url):
     )
     assert "OnCalendar=*-*-* *:00/15:00" in printed.output and "EnvironmentFile=" in printed.output
     assert parse_every("2h") == timedelta(hours=2)
+    listen = printed.output.split("ordertools-listen.service", 1)[1]
+    assert re.search(r"^ExecStart=.* -m ordertools listen --all$", listen, re.M)
+    assert "Restart=on-failure" in listen and "EnvironmentFile=" in listen
     odd = cli(sqlite_url, "schedule", "print", "--every", "7m")
     assert odd.exit_code == 2 and "not a cron interval" in odd.stderr
 
@@ -414,3 +417,4 @@ def test_schedule_print_runs_the_reconciliation_nightly(sqlite_url):
     assert "OnCalendar=*-*-* 03:30:00" in printed.output
     assert "ordertools-reconcile.timer" in printed.output
     assert "ordertools-reconcile.log" in printed.output
+    assert "ordertools listen" not in printed.output  # the listener goes with the sync
