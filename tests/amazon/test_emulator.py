@@ -622,3 +622,20 @@ def test_admin_api_plays_out_pending_to_unshipped(emulator, api):
     before = emulator.clock()
     api.admin("POST", "/clock/advance", json={"seconds": 3600})
     assert emulator.clock() - before >= timedelta(hours=1)
+
+
+def test_the_admin_api_arms_the_report_and_notification_faults(emulator, api):
+    """A demo driving the emulator from another process arms every fault over HTTP."""
+    lost = api.admin("POST", "/faults/lose_updates", json={"share": 1.0})
+    assert lost.status_code == 200 and lost.json() == {"armed": "lose_updates", "share": 1.0}
+    order_id = api.admin("POST", "/orders", json={"created": "-1h"}).json()["orderId"]
+    assert api.search().json()["orders"] == []  # searchOrders lost the update...
+    assert api.get_order(order_id).status_code == 200  # ...which getOrder still shows
+    for kind in ("drop_notifications", "repeat_notifications", "reorder_notifications"):
+        armed = api.admin("POST", f"/faults/{kind}", json={"share": 0.5, "seed": 2})
+        assert armed.status_code == 200, armed.text
+    assert api.admin("POST", "/faults/pause_notifications").status_code == 200
+    assert api.admin("POST", "/faults/clear").status_code == 200
+    assert [o["orderId"] for o in api.search().json()["orders"]] == [order_id]
+    unknown = api.admin("POST", "/faults/lose_everything")
+    assert unknown.status_code == 404 and "lose_updates" in unknown.json()["error"]

@@ -9,7 +9,12 @@ A demo or a test running the emulator as a separate server adds orders, moves st
     GET  /_emulator/orders/<id>             the order now, its version count, whether visible
     POST /_emulator/orders/<id>/status      {"status": "UNSHIPPED", "at": "+30s"}
     POST /_emulator/faults/<name>           fail_next | delay_next | drop_next |
-                                            duplicate_next_page | expire_tokens | clear
+                                            duplicate_next_page | expire_tokens |
+                                            lose_updates {"share": 0.05} | fail_next_report |
+                                            repeat_report_rows | drop_notifications |
+                                            repeat_notifications | reorder_notifications
+                                            {"share": 0.1, "seed": 1} | pause_notifications |
+                                            resume_notifications | clear
     GET  /_emulator/stats, DELETE /_emulator/stats
     GET  /_emulator/scenario                the scenario's suggested stores and the clock's now
     POST /_emulator/clock/advance           {"seconds": 130} (only with a ManualClock)
@@ -57,6 +62,16 @@ class Admin:
             "drop_next": faults.drop_next,
             "duplicate_next_page": faults.duplicate_next_page,
             "expire_tokens": faults.expire_tokens,
+            # Reports: searchOrders losing updates (for reconcile to find), reports that fail
+            "lose_updates": faults.lose_updates,
+            "fail_next_report": faults.fail_next_report,
+            "repeat_report_rows": faults.repeat_report_rows,
+            # ORDER_CHANGE notifications: dropped, sent twice, out of order, held back
+            "drop_notifications": faults.drop_notifications,
+            "repeat_notifications": faults.repeat_notifications,
+            "reorder_notifications": faults.reorder_notifications,
+            "pause_notifications": faults.pause_notifications,
+            "resume_notifications": faults.resume_notifications,
             "clear": faults.clear,
         }
 
