@@ -355,8 +355,10 @@ def test_a_regular_install_runs_the_scheduled_recipe_from_home(wheel, book, tmp_
     where = in_home(str(python), "-c", "import ordertools; print(ordertools.__file__)")
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
     units = in_home(str(python), "-m", "ordertools", "schedule", "print", "-p", "store", "acme")
-    [command] = [line.removeprefix("ExecStart=") for line in units.stdout.splitlines()
-                 if line.startswith("ExecStart=")]  # fmt: skip
+    # The sync's service (the listener's follows it, for stores with notifications).
+    command, _listen = [line.removeprefix("ExecStart=") for line in units.stdout.splitlines()
+                        if line.startswith("ExecStart=")]  # fmt: skip
+    assert _listen.endswith("-m ordertools listen --all")
     done = in_home("/bin/sh", "-c", command)
     assert done.returncode == 0, done.stderr
     assert "sync.ipynb (store acme) succeeded" in done.stdout
