@@ -7,6 +7,7 @@ this emulator), syncs them and prints their Recent Orders.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -133,6 +134,8 @@ def live_notifications(
 ) -> Iterator[Listener]:
     from moto.server import ThreadedMotoServer  # heavy: only the demo that serves needs it
 
+    # moto's server logs every request through werkzeug: a line a second in the terminal.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
