@@ -33,6 +33,8 @@ def test_declared_head_is_the_newest_migration():
     from ordertools.migrations import HEAD as declared
 
     assert declared == HEAD, "a migration was added: set HEAD in ordertools/migrations/__init__.py"
+
+
 TABLES = {
     "stores",
     "amazon_orders",
