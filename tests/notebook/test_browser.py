@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 WAIT_MS = 60_000
 # Recent Orders' table (Orders awaiting shipment, above it, is a table of the same style).
-RECENT = "table.ordertools-orders:not(.ordertools-awaiting)"
+RECENT = "table.ordertools-orders:not(.ordertools-awaiting):not(.ordertools-stock)"
 
 
 def _chromium_or_skip() -> str:
