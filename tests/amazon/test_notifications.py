@@ -520,7 +520,7 @@ def test_a_status_change_arrives_on_the_queue_after_the_delay(emu, queue):
     emu.world.set_status(order_id, "UNSHIPPED")
     [body] = received(queue, 1)
     waited = time.monotonic() - started
-    assert DELAY <= waited < DELAY + 5
+    assert waited >= DELAY  # not before the configured delay (how soon after: the bench)
     assert_valid_message(body)
     change = parse_order_change(body)
     assert (change.amazon_order_id, change.order_status) == (order_id, "UNSHIPPED")
