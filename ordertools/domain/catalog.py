@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ordertools.db import AmazonOrderItem, AmazonOrderRow, Product, utcnow
+from ordertools.db.bulk import server_prepared
 from ordertools.domain import stock
 from ordertools.domain.rules import PENDING
 from ordertools.errors import ConfigurationError
@@ -284,8 +285,9 @@ def _upsert(session: Session, rows: Sequence[CatalogRow]) -> None:
             for row in rows
             if (row.name is not None) == named
         ]
-        for part in _chunks(group):
-            connection.execute(statement, part)
+        with server_prepared(connection):  # an upsert on the SKU: one plan for every row
+            for part in _chunks(group):
+                connection.execute(statement, part)
 
 
 def _ids(session: Session, skus: Sequence[str]) -> list[int]:
