@@ -10,7 +10,9 @@ is a new queue whose policy lets Amazon's principal send, as a user's must (READ
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
 import pytest
@@ -58,3 +60,13 @@ def queue(sqs_env) -> Queue:
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(arn)})
     yield Queue(url, arn)
     sqs.delete_queue(QueueUrl=url)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    """Poll `predicate` until true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

@@ -1,4 +1,5 @@
-"""Instants typed by people: `--integrated-at`, `--as-of`, a notebook's `as_of` parameter."""
+"""Instants typed by people (`--integrated-at`, `--as-of`, a notebook's `as_of` parameter), and
+instants read back from anywhere, in UTC."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def parse_instant(value: str, what: str) -> datetime:
     if moment.tzinfo is None:
         raise ConfigurationError(f"{what} {value!r} needs a time zone, e.g. ...T00:00:00Z")
     return moment.astimezone(UTC)
+
+
+def utc(moment: datetime) -> datetime:
+    """An instant in UTC; a naive one (SQLite hands some back so) is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -30,10 +30,11 @@ names the local order's number, which only the sync knows: it writes `decision.n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from ordertools.amazon.models import KNOWN_STATUSES, AmazonOrder, FulfillmentStatus
+from ordertools.domain.instants import utc
 from ordertools.domain.statuses import (
     CLOSED_LOCAL_STATUSES,
     HIDDEN_FROM_RECENT_ORDERS,
@@ -108,11 +109,6 @@ _WAITING_NOTES = {
 }
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands datetimes back naive; the order book stores UTC, so naive means UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 @dataclass(frozen=True)
 class OrderFacts:
     """What the rules need to know about one Amazon order as just observed.
@@ -128,7 +124,7 @@ class OrderFacts:
     previous_status: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "purchase_date", _utc(self.purchase_date))
+        object.__setattr__(self, "purchase_date", utc(self.purchase_date))
 
     @classmethod
     def from_amazon(cls, order: AmazonOrder, previous_status: str | None = None) -> OrderFacts:
@@ -149,7 +145,7 @@ class StoreRules:
     new_order_status: str = LocalStatus.PENDING.value  # for new FBM imports; or a custom status
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "integrated_at", _utc(self.integrated_at))
+        object.__setattr__(self, "integrated_at", utc(self.integrated_at))
 
     @classmethod
     def of(cls, store) -> StoreRules:

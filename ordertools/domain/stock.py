@@ -39,7 +39,14 @@ from ordertools.db import (
     utcnow,
 )
 from ordertools.db.bulk import bulk_insert, bulk_update
-from ordertools.domain.rules import LocalFacts, OrderFacts, Reservation, StoreRules, reservation
+from ordertools.domain.rules import (
+    PENDING,
+    LocalFacts,
+    OrderFacts,
+    Reservation,
+    StoreRules,
+    reservation,
+)
 from ordertools.domain.statuses import CLOSED_LOCAL_STATUSES
 
 # Orders per statement: the ids go into IN lists, which both backends take at this size.
@@ -294,7 +301,7 @@ def orders_holding(session: Session, product_ids: Iterable[int]) -> list[int]:
     pending = (
         select(AmazonOrderRow.id)
         .join(AmazonOrderItem, AmazonOrderItem.amazon_order_pk == AmazonOrderRow.id)
-        .where(AmazonOrderItem.sku.in_(skus), AmazonOrderRow.status == "PENDING")
+        .where(AmazonOrderItem.sku.in_(skus), AmazonOrderRow.status == PENDING)
     )
     found = set(session.scalars(held.union(local, pending)))
     return sorted(found)

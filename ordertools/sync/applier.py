@@ -113,12 +113,14 @@ class PageApplier:
         self.rules = StoreRules.of(store)
         self.found_by = found_by
 
-    def apply(self, page: SearchPage) -> None:
+    def apply(self, page: SearchPage) -> list[str]:
+        """Apply the page; returns the ids of the orders it stored or changed (the rest were
+        as new as what the order book has)."""
         for bad in page.malformed:
             self._keep_malformed(bad)
         latest = self._latest_versions(page.orders)
         if not latest:
-            return
+            return []
         stored = {
             row.amazon_order_id: row
             for row in self.session.connection().execute(
@@ -128,7 +130,7 @@ class PageApplier:
         changed = [o for o in latest.values() if self._is_news(o, stored.get(o.order_id))]
         self.report.unchanged += len(latest) - len(changed)
         if not changed:
-            return
+            return []
         locals_ = self._local_orders(changed, stored)
         decisions = self._decide(changed, stored, locals_)
         # The notes are written with the orders: an import's note names its local number, so
@@ -152,6 +154,7 @@ class PageApplier:
             [pks[o.order_id] for o in changed if decisions[o.order_id].action in _SETTLE_HERE],
         )
         self._record(changed, stored, pks, decisions, notes, numbers, errors)
+        return [o.order_id for o in changed]
 
     def _found(self, note: str | None) -> str | None:
         if self.found_by is None or note is None:

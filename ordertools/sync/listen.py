@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -34,10 +33,12 @@ from ordertools.amazon import connect
 from ordertools.amazon.client import AmazonClient
 from ordertools.amazon.errors import MalformedNotification, MalformedOrder, NotFound
 from ordertools.amazon.models import SearchPage
-from ordertools.amazon.notifications import OrderChange, parse_order_change
+from ordertools.amazon.notifications import OrderChange, parse_order_change, sqs_client
+from ordertools.amazon.notifications import queue_url as queue_url_of
 from ordertools.db import Notification, Store, utcnow
 from ordertools.db import session as db_session
-from ordertools.db.locks import StoreBusy, store_lock
+from ordertools.db.locks import store_lock
+from ordertools.domain.instants import utc
 from ordertools.domain.stores import get_store, list_stores
 from ordertools.errors import ConfigurationError, OrdertoolsError
 from ordertools.sync.applier import PageApplier
@@ -105,9 +106,10 @@ class Listener:
         echo: Callable[[str], None] | None = None,
     ):
         self.engine = engine
-        self.stores = self._stores(names)
-        self.queue_url = queue_url or self._queue_url(sqs)
-        self.sqs = sqs or self._sqs()
+        self.stores, queue_arns = self._stores(names)
+        arn = None if queue_url else _one_queue(queue_arns)  # before AWS: what to set up first
+        self.sqs = sqs or sqs_client()
+        self.queue_url = queue_url or queue_url_of(self.sqs, arn)
         self.clients = dict(clients or {})
         self._owned: list[AmazonClient] = []
         self.wait_seconds = wait_seconds
@@ -118,40 +120,19 @@ class Listener:
 
     # -- setting up ------------------------------------------------------------------------------
 
-    def _stores(self, names: Iterable[str] | None) -> dict[str, tuple[int, str]]:
-        """Listened stores: name -> (id, marketplace id)."""
+    def _stores(self, names: Iterable[str] | None) -> tuple[dict[str, tuple[int, str]], set[str]]:
+        """Listened stores (name -> (id, marketplace id)), and the queues they were set up with."""
         with db_session(self.engine) as session:
             chosen = (
                 list_stores(session)
                 if names is None
                 else [get_store(session, name) for name in names]
             )
-            found = {s.name: (s.id, s.marketplace_id, s.notification_queue_arn) for s in chosen}
-        if not found:
+            stores = {s.name: (s.id, s.marketplace_id) for s in chosen}
+            arns = {s.notification_queue_arn for s in chosen if s.notification_queue_arn}
+        if not stores:
             raise ConfigurationError("no store to listen for: add one with `ordertools store add`")
-        self._arns = {arn for _, _, arn in found.values() if arn}
-        return {name: (store_id, market) for name, (store_id, market, _) in found.items()}
-
-    def _sqs(self):
-        from ordertools.amazon.notifications import sqs_client
-
-        return sqs_client()
-
-    def _queue_url(self, sqs) -> str:
-        """The queue the stores' `notifications setup` named (one for all of them)."""
-        if not self._arns:
-            raise ConfigurationError(
-                "no queue to listen to: run `ordertools notifications setup NAME --queue-arn ARN` "
-                "first, or give --queue-url"
-            )
-        if len(self._arns) > 1:
-            raise ConfigurationError(
-                "the stores send their notifications to different queues: run one listener per "
-                "queue, each with --queue-url and its stores"
-            )
-        from ordertools.amazon.notifications import queue_url, sqs_client
-
-        return queue_url(sqs or sqs_client(), next(iter(self._arns)))
+        return stores, arns
 
     def close(self) -> None:
         for client in self._owned:
@@ -299,7 +280,7 @@ class Listener:
                                 applied_at=now,
                             )
                         )
-        except (StoreBusy, OrdertoolsError) as exc:
+        except OrdertoolsError as exc:  # StoreBusy, Amazon failing: the queue keeps them
             if stops.as_stop(exc) is not None:
                 raise
             # Left in the queue: SQS delivers the messages again after the visibility timeout.
@@ -376,6 +357,21 @@ class Listener:
                 self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
 
 
+def _one_queue(arns: set[str]) -> str:
+    """The queue the stores' `notifications setup` named (one for all of them)."""
+    if not arns:
+        raise ConfigurationError(
+            "no queue to listen to: run `ordertools notifications setup NAME --queue-arn ARN` "
+            "first, or give --queue-url"
+        )
+    if len(arns) > 1:
+        raise ConfigurationError(
+            "the stores send their notifications to different queues: run one listener per "
+            "queue, each with --queue-url and its stores"
+        )
+    return next(iter(arns))
+
+
 def _key(message: _Message) -> str:
     """A malformed message's record key: its body's digest (the same bad message delivered
     twice is recorded once), as it may carry no NotificationId."""
@@ -394,7 +390,7 @@ class Liveness:
     def words(self, now: datetime) -> str:
         if self.last_received is None:
             return "set up; no message received yet" if self.set_up else "not set up"
-        ago = max((now - _utc(self.last_received)).total_seconds(), 0)
+        ago = max((now - utc(self.last_received)).total_seconds(), 0)
         lag = (
             f", {self.lag_seconds:.1f} s after Amazon sent it"
             if self.lag_seconds is not None
@@ -413,7 +409,7 @@ def liveness(session, store: Store) -> Liveness:
     set_up = store.notification_subscription_id is not None
     if last is None:
         return Liveness(set_up, None, None)
-    received, published = (_utc(t) if t else None for t in last)
+    received, published = (utc(t) if t else None for t in last)
     lag = (received - published).total_seconds() if received and published else None
     return Liveness(set_up, received, lag)
 
@@ -424,17 +420,3 @@ def _ago(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """For tests and the demo: poll `predicate` until true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()

@@ -39,14 +39,16 @@ from ordertools.amazon import connect
 from ordertools.amazon.client import AmazonClient
 from ordertools.amazon.errors import MalformedOrder, NotFound, ReportFailed
 from ordertools.amazon.models import SearchPage
+from ordertools.amazon.reports import OrderReport, ReportOrder, ReportRow, orders_in_report
 from ordertools.db import AmazonOrderItem, AmazonOrderRow, Reconciliation, Store, utcnow
 from ordertools.db import session as db_session
 from ordertools.db.locks import store_lock
+from ordertools.domain.instants import utc
 from ordertools.domain.statuses import display_status
 from ordertools.domain.stores import get_store
 from ordertools.errors import ConfigurationError, OrdertoolsError
 from ordertools.sync.applier import PageApplier
-from ordertools.sync.report import SyncReport
+from ordertools.sync.report import SyncReport, failed_because, utc_text
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +64,42 @@ KIND_WORDS = {
     "totals": "total differs",
     "not_in_report": "not in report",
 }
+STOPPED = "stopped (Ctrl-C or SIGTERM); nothing half-written, run it again"
 REPAIR_BATCH = 100  # orders per transaction when repairing: a searchOrders page's worth
 DIFFERENCES_KEPT = 500  # differing orders listed in the record; the counts cover all
 
 
-@dataclass(slots=True)
+@dataclass
 class _Reported:
-    """One order as Amazon's report shows it, folded from its rows (one per item)."""
+    """Amazon's orders in the window, each folded from its rows by `orders_in_report`, and the
+    orders with a row that could not be read."""
 
-    status: str | None
-    last_updated: datetime | None
-    lines: dict[str, tuple[int, Decimal | None]] = field(default_factory=dict)  # sku -> qty, total
-    unreadable: str | None = None
+    orders: dict[str, ReportOrder] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)  # order id -> why
 
-    def items(self) -> dict[str, int]:
-        return {sku: quantity for sku, (quantity, _) in self.lines.items() if quantity}
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self.orders or order_id in self.unreadable
 
-    def total(self) -> Decimal | None:
-        prices = [price for _, price in self.lines.values()]
-        return None if any(p is None for p in prices) else sum(prices, Decimal(0))
+    def ids(self) -> list[str]:
+        return list(self.orders.keys() | self.unreadable.keys())
+
+    def add(self, folded: OrderReport) -> None:
+        """A report's orders; an order in two (a window's edge) keeps its newer version."""
+        for order in folded:
+            seen = self.orders.get(order.order_id)
+            if seen is None or (
+                order.last_updated is not None
+                and (seen.last_updated is None or order.last_updated > seen.last_updated)
+            ):
+                self.orders[order.order_id] = order
+
+    def noting_unreadable(self, rows: Iterable[ReportRow]) -> Iterator[ReportRow]:
+        """The rows as they stream by, remembering the orders of the bad ones (which
+        `orders_in_report` leaves out)."""
+        for row in rows:
+            if row.error is not None and row.order_id:
+                self.unreadable[row.order_id] = row.error
+            yield row
 
 
 @dataclass
@@ -136,7 +155,7 @@ class ReconcileReport:
         }
 
     def summary(self) -> str:
-        window = f"{_fmt(self.window_start)} .. {_fmt(self.window_end)}"
+        window = f"{utc_text(self.window_start)} .. {utc_text(self.window_end)}"
         head = f"Store {self.store}: reconciliation {self.outcome}"
         lines = [head + (f" ({self.error})" if self.error else "")]
         lines.append(f"  window     {window} ({self.reports} order reports)")
@@ -209,14 +228,8 @@ def reconcile_store(
                 if repair and differing:
                     _repair(engine, store_id, client, differing, report)
         report.outcome = "success"
-    except BaseException as exc:
-        stop = stops.as_stop(exc)
-        if stop is not None:
-            report.error = "stopped (Ctrl-C or SIGTERM); nothing half-written, run it again"
-        elif isinstance(exc, OrdertoolsError):
-            report.error = str(exc)
-        else:
-            report.error = f"{type(exc).__name__}: {exc}"
+    except BaseException as exc:  # recorded, then raised as it is
+        report.error, stop = failed_because(exc, STOPPED)
         report.outcome = "failed"
         if stop is not None and stop is not exc:
             raise stop from None
@@ -238,16 +251,17 @@ def _window(store: Store, now, days, start, end, lag):
     elif days is not None:
         raise ConfigurationError("give --days or --from, not both")
     end = now if end is None else min(end, now)
-    integrated = _utc(store.integrated_at)
+    integrated = utc(store.integrated_at)
     if start < integrated:
         notes.append(
-            f"starts at the store's integration ({_fmt(integrated)}): Amazon's updates before "
+            f"starts at the store's integration ({utc_text(integrated)}): Amazon's updates before "
             "it are not the order book's"
         )
         start = integrated
     if end <= start:
         raise ConfigurationError(
-            f"nothing to reconcile between {_fmt(start)} and {_fmt(end)}: choose a later window"
+            f"nothing to reconcile between {utc_text(start)} and {utc_text(end)}: "
+            "choose a later window"
         )
     report_end = max(start, min(end, now - lag))
     return start, end, report_end, notes
@@ -260,38 +274,23 @@ def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime
         start += step
 
 
-def _read_reports(client, marketplace_id, start, end, report) -> dict[str, _Reported]:
-    """Amazon's orders updated in [start, end], folded by order id (repeated rows once)."""
-    reported: dict[str, _Reported] = {}
+def _read_reports(client, marketplace_id, start, end, report) -> _Reported:
+    """Amazon's orders updated in [start, end], one per order id (repeated rows once)."""
+    reported = _Reported()
     for chunk_start, chunk_end in _chunks(start, end):
+        rows = client.order_report(marketplace_id, chunk_start, chunk_end)
         try:
-            for row in client.order_report(marketplace_id, chunk_start, chunk_end):
-                _fold(reported, row)
+            reported.add(orders_in_report(reported.noting_unreadable(rows)))
         except ReportFailed as failed:
             # Amazon cancels a report with nothing in it (Reports API model): an empty window.
             if failed.processing_status != "CANCELLED":
                 raise
             report.notes.append(
-                f"Amazon cancelled the report for {_fmt(chunk_start)} .. {_fmt(chunk_end)}, "
-                "as it does when no order changed: read as empty"
+                f"Amazon cancelled the report for {utc_text(chunk_start)} .. "
+                f"{utc_text(chunk_end)}, as it does when no order changed: read as empty"
             )
-    report.report_orders = len(reported)
+    report.report_orders = len(reported.ids())
     return reported
-
-
-def _fold(reported: dict[str, _Reported], row) -> None:
-    if not row.order_id:
-        return
-    seen = reported.get(row.order_id)
-    if seen is None:
-        seen = reported[row.order_id] = _Reported(row.status, row.last_updated)
-    elif row.last_updated and (seen.last_updated is None or row.last_updated > seen.last_updated):
-        seen.status, seen.last_updated = row.status, row.last_updated
-    if row.error:
-        seen.unreadable = row.error
-        return
-    if row.sku is not None:  # keyed on (order, sku): a repeated row replaces, never adds
-        seen.lines[row.sku] = (row.quantity or 0, row.item_price)
 
 
 # -- comparing -----------------------------------------------------------------------------------
@@ -303,12 +302,17 @@ def _compare(engine, store_id, reported, start, end, report) -> list[str]:
     """Compare Amazon's orders with the book's; returns the order ids to repair."""
     differing: list[str] = []
     with db_session(engine) as session:
-        ids = list(reported)
+        ids = reported.ids()
         for first in range(0, len(ids), _BOOK_CHUNK):
             chunk = ids[first : first + _BOOK_CHUNK]
             book = _book_orders(session, store_id, chunk)
             for order_id in chunk:
-                found = _difference(order_id, reported[order_id], book.get(order_id))
+                found = _difference(
+                    order_id,
+                    reported.orders.get(order_id),
+                    book.get(order_id),
+                    reported.unreadable.get(order_id),
+                )
                 report.compared += 1
                 if found is not None:
                     _note(report, found)
@@ -322,11 +326,13 @@ def _compare(engine, store_id, reported, start, end, report) -> list[str]:
         for order_id, last_updated in in_window:
             if order_id in reported:
                 continue
-            if _utc(last_updated) > end:
+            if utc(last_updated) > end:
                 report.left += 1  # updated within the report's lag: the next run compares it
             else:
                 report.compared += 1
-                detail = f"the book has it updated {_fmt(_utc(last_updated))}; the report does not"
+                detail = (
+                    f"the book has it updated {utc_text(utc(last_updated))}; the report does not"
+                )
                 _note(report, Difference(order_id, "not_in_report", detail))
                 differing.append(order_id)
     return differing
@@ -352,7 +358,7 @@ def _book_orders(session: Session, store_id: int, order_ids: list[str]) -> dict[
         ).where(AmazonOrderRow.store_id == store_id, AmazonOrderRow.amazon_order_id.in_(order_ids))
     ).all()
     by_pk = {
-        pk: _Book(status, last_updated and _utc(last_updated), error, {}, Decimal(0))
+        pk: _Book(status, last_updated and utc(last_updated), error, {}, Decimal(0))
         for pk, _, status, last_updated, error in rows
     }
     if by_pk:
@@ -377,13 +383,16 @@ def _book_orders(session: Session, store_id: int, order_ids: list[str]) -> dict[
     return {order_id: by_pk[pk] for pk, order_id, *_ in rows}
 
 
-def _difference(order_id: str, amazon: _Reported, book: _Book | None) -> Difference | None:
+def _difference(
+    order_id: str, amazon: ReportOrder | None, book: _Book | None, unreadable: str | None
+) -> Difference | None:
+    status = amazon.status if amazon is not None else None
     if book is None:
-        return Difference(order_id, "missing", f"Amazon shows it {_word(amazon.status)}")
+        return Difference(order_id, "missing", f"Amazon shows it {_word(status)}")
     if book.error is not None:
         return Difference(order_id, "stale", f"the book kept a malformed version ({book.error})")
-    if amazon.unreadable:
-        return Difference(order_id, "stale", f"its report row is unreadable ({amazon.unreadable})")
+    if unreadable or amazon is None:
+        return Difference(order_id, "stale", f"its report row is unreadable ({unreadable})")
     newer = (
         amazon.last_updated is not None
         and book.last_updated is not None
@@ -391,19 +400,19 @@ def _difference(order_id: str, amazon: _Reported, book: _Book | None) -> Differe
     )
     if not newer:
         return None  # the book's version is as new as the report's, or newer: nothing to prove
-    if amazon.status != book.status:
-        return Difference(
-            order_id, "stale", f"Amazon: {_word(amazon.status)}, book: {_word(book.status)}"
-        )
-    if amazon.items() != book.items:
-        return Difference(order_id, "items", f"Amazon: {amazon.items()}, book: {book.items}")
-    total = amazon.total()
+    if status != book.status:
+        return Difference(order_id, "stale", f"Amazon: {_word(status)}, book: {_word(book.status)}")
+    items = {sku: quantity for sku, quantity in amazon.items.items() if sku and quantity}
+    if items != book.items:
+        return Difference(order_id, "items", f"Amazon: {items}, book: {book.items}")
+    total = amazon.item_total
     if total is not None and book.total is not None and total != book.total:
         return Difference(order_id, "totals", f"Amazon: {total}, book: {book.total}")
     return Difference(
         order_id,
         "stale",
-        f"Amazon updated it {_fmt(amazon.last_updated)}, the book has {_fmt(book.last_updated)}",
+        f"Amazon updated it {utc_text(amazon.last_updated)}, "
+        f"the book has {utc_text(book.last_updated)}",
     )
 
 
@@ -439,24 +448,11 @@ def _repair(engine, store_id, client, order_ids: list[str], report: ReconcileRep
         stops.raise_if_requested()  # between batches: nothing half-written
 
 
-def _apply(engine, store_id, page: SearchPage, applied: SyncReport) -> Iterable[str]:
+def _apply(engine, store_id, page: SearchPage, applied: SyncReport) -> list[str]:
     """One batch through the sync's write path; returns the ids it changed."""
     with db_session(engine) as session:
         store = session.get(Store, store_id)
-        stored = dict(
-            session.execute(
-                select(AmazonOrderRow.amazon_order_id, AmazonOrderRow.last_updated).where(
-                    AmazonOrderRow.store_id == store_id,
-                    AmazonOrderRow.amazon_order_id.in_([o.order_id for o in page.orders]),
-                )
-            ).all()
-        )
-        PageApplier(session, store, applied, found_by=FOUND_BY).apply(page)
-    return [
-        o.order_id
-        for o in page.orders
-        if stored.get(o.order_id) is None or o.last_updated_time > _utc(stored[o.order_id])
-    ]
+        return PageApplier(session, store, applied, found_by=FOUND_BY).apply(page)
 
 
 def _finish(engine: Engine, report: ReconcileReport) -> None:
@@ -483,11 +479,3 @@ def _finish(engine: Engine, report: ReconcileReport) -> None:
 
 def _word(status: str | None) -> str:
     return display_status(status)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _fmt(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ordertools import stops
 from ordertools.errors import OrdertoolsError
 
 # How many per-order lines a report keeps for display; the counts always cover everything.
@@ -115,6 +116,27 @@ class SyncFailed(OrdertoolsError):
             + "; ".join(f"{r.store}: {r.error}" for r in failed)
         )
         self.reports = reports
+
+
+def failed_because(exc: BaseException, stopped: str) -> tuple[str, KeyboardInterrupt | None]:
+    """Why a run (a sync, a reconciliation) failed, as its record says it, and the stop
+    behind the error if there is one: Ctrl-C or SIGTERM, however it surfaced, reads `stopped`;
+    our errors read as a sentence; anything else is named by its type.
+
+    A wait that ended for a stop raises the client's error: the caller raises the stop itself
+    then, so no caller mistakes it for one store's failure and goes on.
+    """
+    stop = stops.as_stop(exc)
+    if stop is not None:
+        return stopped, stop
+    if isinstance(exc, OrdertoolsError):
+        return str(exc), None
+    return f"{type(exc).__name__}: {exc}", None
+
+
+def utc_text(moment: datetime | None) -> str:
+    """An instant as the summaries print it: 2026-11-20 12:00:00Z."""
+    return _fmt(moment)
 
 
 def _fmt(moment: datetime | None) -> str:

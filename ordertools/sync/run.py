@@ -50,7 +50,7 @@ from ordertools.errors import OrdertoolsError
 from ordertools.fulfillment.outbox import flush_outbox
 from ordertools.sync.applier import PageApplier
 from ordertools.sync.listen import liveness
-from ordertools.sync.report import SyncFailed, SyncReport
+from ordertools.sync.report import SyncFailed, SyncReport, failed_because
 
 log = logging.getLogger(__name__)
 
@@ -246,18 +246,9 @@ class _Run:
                 client.check_access(marketplace_id, before=end)
             report.outcome = "success"
         except BaseException as exc:  # recorded, then raised as it is: a bug must stay visible
-            # Our errors read as a sentence; a stop says so; anything else is named by its type.
-            stop = stops.as_stop(exc)
-            if stop is not None:  # Ctrl-C or SIGTERM, however it surfaced
-                reason = STOPPED
-            elif isinstance(exc, OrdertoolsError):
-                reason = str(exc)
-            else:
-                reason = f"{type(exc).__name__}: {exc}"
-            report.outcome, report.error = "failed", reason
+            report.error, stop = failed_because(exc, STOPPED)
+            report.outcome = "failed"
             if stop is not None and stop is not exc:
-                # A wait that ended for the stop raised the client's error: raise the stop
-                # itself, so no caller mistakes it for one store's failure and goes on.
                 raise stop from None
             raise
         finally:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from fixtures_sqs import wait_for
 from test_cli import add_store, cli, ok
 
 from ordertools import db
 from ordertools.db import LocalOrder, Store
-from ordertools.sync.listen import wait_for
 
 ORDERTOOLS = Path(sys.executable).with_name("ordertools")
 

@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from fixtures_sqs import wait_for
 from fixtures_stock import stock_discrepancies
 from fixtures_sync import API_LAG, MUG, Shop, _emulator_env, add_emulated_store, fast_client
 from sqlalchemy import func, select
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 from ordertools import db
 from ordertools.db import LocalOrder, Notification, StatusEvent
 from ordertools.db import session as db_session
-from ordertools.sync.listen import Listener, wait_for
+from ordertools.sync.listen import Listener
 from ordertools.sync.run import sync_store
 from ordertools.sync.subscribe import setup_notifications
 
