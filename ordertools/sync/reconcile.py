@@ -81,7 +81,8 @@ class _Reported:
         return order_id in self.orders or order_id in self.unreadable
 
     def ids(self) -> list[str]:
-        return list(self.orders.keys() | self.unreadable.keys())
+        """In the report's order, so the differences list the same way every run."""
+        return [*self.orders, *(i for i in self.unreadable if i not in self.orders)]
 
     def add(self, folded: OrderReport) -> None:
         """A report's orders; an order in two (a window's edge) keeps its newer version."""
