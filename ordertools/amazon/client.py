@@ -244,6 +244,18 @@ class _DaemonThreads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+def new_session(connections: int | None = None) -> requests.Session:
+    """An HTTP session as the clients use it; `connections`: how many may be open at once to
+    one host (clients sharing the session from that many threads)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    if connections:
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+    return session
+
+
 class AmazonClient:
     """An SP-API client for one store (one seller account in one region)."""
 
@@ -273,9 +285,11 @@ class AmazonClient:
         self._sleep = sleep or self._wait_unless_closed
         # Told of every wait before it starts: (operation, seconds, why). The sync shows it.
         self.on_wait: Callable[[str, float, str], None] | None = None
+        # A session given (`sync --all` shares one pool of connections among its stores'
+        # clients) is the giver's to close.
+        self._owns_session = session is None
         if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT
+            session = new_session()
         self._session = session
         # Two workers: one types a searchOrders page while the other fetches the next, and the
         # caller handles the one before (one request in flight at a time, as the pacing wants).
@@ -300,7 +314,8 @@ class AmazonClient:
         self._closing.set()
         if self._prefetch is not None:
             self._prefetch.shutdown(grace=CLOSE_GRACE)
-        self._session.close()
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self) -> AmazonClient:
         return self

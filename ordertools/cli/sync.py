@@ -9,7 +9,29 @@ from ordertools.cli.context import CONTEXT, order_book
 
 @click.command(context_settings=CONTEXT)
 @click.argument("name", required=False)
-@click.option("--all", "all_", is_flag=True, help="Sync every store, one after another.")
+@click.option("--all", "all_", is_flag=True, help="Sync every store (a round), several at once.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="With --all: stores synced at once (default 16).",
+)
+@click.option(
+    "--round",
+    "round_key",
+    metavar="KEY",
+    default=None,
+    help="With --all: the round to join, shared by runners started together (e.g. the "
+    "Kubernetes Job's name; default ORDERTOOLS_ROUND, else the newest unfinished round of the "
+    "last 10 minutes, else a new one).",
+)
+@click.option(
+    "--runner",
+    metavar="NAME",
+    default=None,
+    help="With --all: this runner's name in the run records (default ORDERTOOLS_RUNNER, else "
+    "host:pid).",
+)
 @click.option(
     "--wait",
     type=click.FloatRange(min=0),
@@ -18,32 +40,39 @@ from ordertools.cli.context import CONTEXT, order_book
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def sync(ctx, name, all_, wait, quiet):
+def sync(ctx, name, all_, jobs, round_key, runner, wait, quiet):
     """Read Amazon's changed orders into the order book and apply the import rules.
+
+    With --all, a round over every store, --jobs at once. Runners on one PostgreSQL order
+    book (several processes or hosts started together) share the round: each store is
+    synced by one of them, once.
 
     \b
     Example:
       ordertools sync acme
       ordertools sync --all
+      ordertools sync --all --jobs 32 --round "$JOB_NAME"
     """
     # The sync engine (and its progress bars) load only when a command syncs.
-    from ordertools.sync import SyncFailed, sync_all, sync_store
+    from ordertools.sync import SyncFailed, sync_store
+    from ordertools.sync.rounds import sync_round
 
     if bool(name) == bool(all_):
         raise click.UsageError("name one store, or pass --all")
+    if not all_ and (jobs or round_key or runner):
+        raise click.UsageError("--jobs, --round and --runner go with --all")
     engine = order_book(ctx)
-    options = {"wait": wait or False, "progress": False if quiet else None}
+    progress = False if quiet else None
     if all_:
-        try:
-            reports = sync_all(engine, **options)
-        except SyncFailed as failed:
-            for report in failed.reports:
-                click.echo(report.summary())
-            raise
-    else:
-        reports = [sync_store(engine, name, **options)]
-    for report in reports:
-        click.echo(report.summary())
+        the_round = sync_round(
+            engine, jobs=jobs, round_key=round_key, runner=runner, progress=progress
+        )
+        click.echo(the_round.summary())
+        if the_round.failed:
+            raise SyncFailed(the_round.reports)
+        return
+    report = sync_store(engine, name, wait=wait or False, progress=progress)
+    click.echo(report.summary())
 
 
 @click.command("import-order", context_settings=CONTEXT)

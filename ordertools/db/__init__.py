@@ -39,6 +39,7 @@ from ordertools.db.schema import (
     StatusEvent,
     StockReservation,
     Store,
+    SyncRound,
     SyncRun,
     utcnow,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "StatusEvent",
     "StockReservation",
     "Store",
+    "SyncRound",
     "SyncRun",
     "UTCDateTime",
     "alembic_config",

@@ -67,7 +67,9 @@ def default_url() -> str:
     return f"sqlite:///{data_dir / 'ordertools.db'}"
 
 
-def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
+def connect(
+    url: str | URL | None = None, *, migrate: bool = True, connections: int | None = None
+) -> Engine:
     """An engine on the order book at `url` (default: `default_url()`), schema at head.
 
     SQLite runs in WAL mode (readers never block the writer) with a 30 s busy timeout and
@@ -75,6 +77,8 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
     schema upgrade (tests of the migrations themselves). A bad URL, a missing folder or a
     database that does not answer raises `ConfigurationError` naming the URL, password masked.
     An SQLite file this process cannot change opens read-only (`is_read_only`).
+    `connections`: how many connections the engine's pool keeps for threads working at once
+    (`sync --all --jobs N`); SQLAlchemy's default (5, and 10 more at a pinch) otherwise.
     """
     raw = url if url is not None else default_url()
     try:
@@ -95,11 +99,12 @@ def connect(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
                 "elsewhere"
             )
         read_only_uri = _read_only_uri(path)
+    pool = {} if connections is None else {"pool_size": connections, "max_overflow": 10}
     try:
         engine = (
-            _sqlite_engine(parsed, read_only_uri)
+            _sqlite_engine(parsed, read_only_uri, pool)
             if parsed.get_backend_name() == "sqlite"
-            else _pg_engine(parsed)
+            else _pg_engine(parsed, pool)
         )
     # A driver or dialect that is not installed, or URL arguments the driver cannot take
     # (sqlite://host/..., ?timeout=soon).
@@ -243,16 +248,18 @@ def _json_dumps(document) -> str:
     return orjson.dumps(document, default=str).decode()
 
 
-def _pg_engine(url: URL) -> Engine:
+def _pg_engine(url: URL, pool: dict) -> Engine:
     # Fail in seconds, not minutes, when the server is down (unless the URL says otherwise).
     timeout = {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     # No server-side prepared statements: psycopg prepares a query after five runs, and a plan
     # made while a sync's tables were still small (a first sync) stays a full scan for good.
     args = {**timeout, "prepare_threshold": None}
-    return create_engine(url, pool_pre_ping=True, connect_args=args, json_serializer=_json_dumps)
+    return create_engine(
+        url, pool_pre_ping=True, connect_args=args, json_serializer=_json_dumps, **pool
+    )
 
 
-def _sqlite_engine(url: URL, read_only_uri: str | None = None) -> Engine:
+def _sqlite_engine(url: URL, read_only_uri: str | None = None, pool: dict | None = None) -> Engine:
     """`read_only_uri` (from `_read_only_uri`) opens the file read-only; `engine.url` stays the
     user's URL, so messages and the lock files beside the database keep its real path."""
     read_only = read_only_uri is not None or url.query.get("mode") == "ro"
@@ -270,6 +277,7 @@ def _sqlite_engine(url: URL, read_only_uri: str | None = None) -> Engine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             json_serializer=_json_dumps,
             execution_options={_READ_ONLY_OPTION: read_only},
+            **(pool or {}),
         )
     if read_only_uri is not None:
 

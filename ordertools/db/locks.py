@@ -6,7 +6,8 @@ the store until someone deletes a file by hand. So the lock is always one the op
 or the database server drops with the process:
 
 - PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on a connection of its own,
-  held for the whole sync. The server releases it when that connection ends.
+  held for the whole sync. The server releases it when that connection ends (a dead process's
+  connection ends with it); a sync that finishes unlocks it and hands the connection back.
 - SQLite file: an OS lock (`flock`) on `<database>.store-<id>.lock` beside the database;
   the kernel releases it when the holder's file descriptor closes.
 - In-memory SQLite: only this process can see the database, so a process-local lock.
@@ -144,24 +145,41 @@ class _AdvisoryLock:
         self.key = {"ns": _PG_LOCK_NAMESPACE, "id": store_id}
         self.conn: Connection | None = None
 
+    # One statement each way: `sync --all` takes and drops a lock per store, thousands a round.
+    # Taken, the holder announces itself where waiters can see it (application_name holds 63
+    # bytes); dropped, it stops announcing, and the connection goes back to the pool.
+    _TAKE = text(
+        "SELECT CASE WHEN pg_try_advisory_lock(:ns, :id)"
+        " THEN set_config('application_name', :name, false) END"
+    )
+    _DROP = text(
+        "SELECT pg_advisory_unlock(:ns, :id), set_config('application_name', 'ordertools', false)"
+    )
+
     def try_acquire(self) -> bool:
         # Autocommit: holding the lock must not hold a transaction open for the whole sync.
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        if not conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :id)"), self.key):
+        name = f"{_PG_APP_PREFIX} {Holder.me().dump()}"[:63]
+        try:
+            taken = conn.scalar(self._TAKE, {**self.key, "name": name}) is not None
+        except BaseException:
+            conn.close()
+            raise
+        if not taken:
             conn.close()
             return False
-        # Announce ourselves where waiters can see it (application_name holds 63 bytes).
-        name = f"{_PG_APP_PREFIX} {Holder.me().dump()}"[:63]
-        conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
         self.conn = conn
         return True
 
     def release(self) -> None:
-        # Ending the server session drops the lock and our application_name in one go.
         assert self.conn is not None
-        self.conn.invalidate()
-        self.conn.close()
-        self.conn = None
+        conn, self.conn = self.conn, None
+        try:
+            conn.execute(self._DROP, self.key)
+        except Exception:  # noqa: BLE001 - ending the server session drops the lock as well
+            conn.invalidate()
+        finally:
+            conn.close()
 
     def holder(self) -> Holder | None:
         query = text(

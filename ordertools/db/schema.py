@@ -425,6 +425,7 @@ class SyncRun(Base):
     __table_args__ = (
         _one_of("outcome", SYNC_OUTCOMES, "outcome"),
         Index("ix_sync_runs_store_started", "store_id", "started_at"),
+        Index("ix_sync_runs_round_store", "round_id", "store_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -445,8 +446,23 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None]
+    # `sync --all`: the round this run belongs to (None: a sync of one store, asked for) and
+    # the runner that made it. No foreign key: see migration 0010.
+    round_id: Mapped[int | None]
+    runner: Mapped[str | None] = mapped_column(String(255))
 
     store: Mapped[Store] = relationship(back_populates="sync_runs")
+
+
+class SyncRound(Base):
+    """One pass of `sync --all` over every store, shared by the runners that join it."""
+
+    __tablename__ = "sync_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class Notification(Base):

@@ -28,7 +28,8 @@ from ordertools.errors import OrdertoolsError
 from ordertools.queries.exports import DEFAULT_COLUMNS, HEADINGS, when
 from ordertools.queries.orders import query_orders
 from ordertools.sync.report import SyncFailed, SyncReport
-from ordertools.sync.run import sync_all, sync_store
+from ordertools.sync.rounds import sync_all
+from ordertools.sync.run import sync_store
 
 # Pins the sync's "now" when the `as_of` parameter is not given: reproducible runs (the notebook's
 # reference outputs, replaying a past run against a recorded emulator world).

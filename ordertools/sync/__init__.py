@@ -11,7 +11,8 @@ notebooks, the CLI and the demo.
 
 from ordertools.sync.importing import ImportRefused, import_order
 from ordertools.sync.report import OrderChange, SyncFailed, SyncReport
-from ordertools.sync.run import sync_all, sync_store
+from ordertools.sync.rounds import sync_all
+from ordertools.sync.run import sync_store
 
 __all__ = [
     "ImportRefused",

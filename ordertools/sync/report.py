@@ -74,6 +74,13 @@ class SyncReport:
         minutes, seconds = divmod(round(self.waited), 60)
         return f", {minutes}:{seconds:02d} waiting on Amazon"
 
+    def line(self) -> str:
+        """One line for a round over many stores: how it ended and what changed."""
+        if self.outcome != "success":
+            return f"Store {self.store}: sync {self.outcome} ({self.error})"
+        counts = ", ".join(f"{n} {k}" for k, n in self.counts().items() if n)
+        return f"Store {self.store}: sync success; {counts or 'nothing new'}"
+
     def summary(self) -> str:
         """The one-screen summary printed at the end of a run."""
         start, end = self.window_start, self.window_end
@@ -109,11 +116,15 @@ class SyncReport:
 class SyncFailed(OrdertoolsError):
     """`sync_all` finished every store, and at least one failed."""
 
+    NAMED = 5  # failures the one-line message names; the summary lists them all
+
     def __init__(self, reports: list[SyncReport]):
-        failed = [r for r in reports if r.outcome != "success"]
+        failed = sorted((r for r in reports if r.outcome == "failed"), key=lambda r: r.store)
+        named = "; ".join(f"{r.store}: {r.error}" for r in failed[: self.NAMED])
+        more = len(failed) - self.NAMED
         super().__init__(
-            f"{len(failed)} of {len(reports)} stores failed to sync: "
-            + "; ".join(f"{r.store}: {r.error}" for r in failed)
+            f"{len(failed)} of {len(reports)} stores failed to sync: {named}"
+            + (f"; and {more} more (see the summary)" if more > 0 else "")
         )
         self.reports = reports
 

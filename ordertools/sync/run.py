@@ -25,11 +25,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from tqdm.auto import tqdm
 
@@ -45,12 +46,12 @@ from ordertools.db import session as db_session
 from ordertools.db.checkpoints import background_checkpoints
 from ordertools.db.locks import store_lock
 from ordertools.db.writer import writer_connection
-from ordertools.domain.stores import get_store, list_stores
+from ordertools.domain.stores import get_store
 from ordertools.errors import OrdertoolsError
 from ordertools.fulfillment.outbox import flush_outbox
 from ordertools.sync.applier import PageApplier
 from ordertools.sync.listen import liveness
-from ordertools.sync.report import SyncFailed, SyncReport, failed_because
+from ordertools.sync.report import SyncReport, failed_because
 
 log = logging.getLogger(__name__)
 
@@ -72,28 +73,49 @@ def sync_store(
     with db_session(engine) as session:
         store_id = get_store(session, name).id
     with store_lock(engine, store_id, wait=wait):
-        run = _Run(engine, store_id, client, clock or (lambda: datetime.now(UTC)), progress)
-        report = run.run()
-        flush_outbox(engine, name, client=client, clock=clock)  # shipments, cancellations out
-        return report
+        return sync_locked(engine, store_id, client=client, clock=clock, progress=progress)
 
 
-def sync_all(engine: Engine, **options) -> list[SyncReport]:
-    """Sync every store, one after another; one store's failure never stops the others.
+def sync_locked(
+    engine: Engine,
+    store_id: int,
+    *,
+    client: AmazonClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    progress: bool | None = None,
+    run_of: RunOf | None = None,
+    flush: bool = True,
+    connect_client: Callable[[Store], AmazonClient] | None = None,
+    notified: bool | None = None,
+) -> SyncReport:
+    """Sync a store whose lock the caller holds, then send its outbox (`flush`).
 
-    Raises `SyncFailed` at the end when any store failed, carrying every report.
-    """
-    with db_session(engine) as session:
-        names = [store.name for store in list_stores(session)]
-    reports = []
-    for name in names:
-        try:
-            reports.append(sync_store(engine, name, **options))
-        except OrdertoolsError as exc:
-            reports.append(SyncReport(store=name, outcome="failed", error=str(exc)))
-    if any(r.outcome != "success" for r in reports):
-        raise SyncFailed(reports)
-    return reports
+    `run_of` names the round and runner the run record belongs to (`sync --all`);
+    `connect_client` makes the store's client when no `client` is given; `notified` says
+    whether the store ever received a notification (None: look it up)."""
+    run = _Run(engine, store_id, client, clock or (lambda: datetime.now(UTC)), progress)
+    run.run_of = run_of or RunOf()
+    run.connect_client = connect_client or connect.amazon_client
+    run.notified = notified
+    report = run.run()
+    if flush:
+        flush_outbox(engine, report.store, client=client, clock=clock)  # shipments out
+    return report
+
+
+class AlreadySynced(OrdertoolsError):
+    """The store has a run in this round already (another runner's, or an earlier one's)."""
+
+    def __init__(self, store: str, runner: str | None):
+        super().__init__(f"store {store} was synced in this round already by {runner}")
+
+
+@dataclass(frozen=True)
+class RunOf:
+    """Whose run a run record is: a round of `sync --all` and its runner, or neither."""
+
+    round_id: int | None = None
+    runner: str | None = None
 
 
 class _Statistics:
@@ -195,7 +217,17 @@ class _AmazonWaits:
 
 
 class _Run:
-    """One run over one store's window."""
+    """One run over one store's window, on one connection held for the run.
+
+    A store with nothing new (most stores, most rounds of `sync --all`) costs a transaction to
+    record the run, one searchOrders call, and a transaction to close the record; the writer's
+    extras (checkpoint thread, page transactions, collector freeze) start with the first page
+    that has orders.
+    """
+
+    run_of = RunOf()
+    connect_client: Callable[[Store], AmazonClient] = staticmethod(connect.amazon_client)
+    notified: bool | None = None  # whether the store ever had a notification; None: look
 
     def __init__(self, engine, store_id, client, clock, progress):
         self.engine = engine
@@ -205,16 +237,23 @@ class _Run:
         self.progress = progress
 
     def run(self) -> SyncReport:
-        with db_session(self.engine) as session:
-            store = session.get(Store, self.store_id)
+        with writer_connection(self.engine) as connection:
+            return self._run(connection)
+
+    def _run(self, connection: Connection) -> SyncReport:
+        with connection.begin():
+            # A row, not an ORM object: it has what the run and the client read, for less.
+            store = connection.execute(_STORE, {"b_store": self.store_id}).one()
             report = SyncReport(store=store.name)
+            if self.run_of.round_id is not None:  # under the lock: no other runner can add one
+                other = connection.execute(
+                    _RUN_IN_ROUND, {"b_round": self.run_of.round_id, "b_store": store.id}
+                ).first()
+                if other is not None:
+                    raise AlreadySynced(store.name, other.runner)
             # This run holds the store's lock, so a run of the store still "running" is one whose
             # process died (kill -9, a crash): say so instead of leaving it running forever.
-            session.execute(
-                update(SyncRun)
-                .where(SyncRun.store_id == store.id, SyncRun.outcome == "running")
-                .values(outcome="failed", error=INTERRUPTED)
-            )
+            connection.execute(_MARK_INTERRUPTED, {"b_store": store.id})
             now = self.clock()
             start = (
                 store.cursor - timedelta(seconds=store.overlap_seconds)
@@ -222,16 +261,20 @@ class _Run:
                 else store.integrated_at
             )
             end = now - timedelta(seconds=store.api_lag_seconds)
-            run = SyncRun(
-                store_id=store.id,
-                window_start=start,
-                window_end=end,
-                host=socket.gethostname(),
-                pid=os.getpid(),
+            report.run_id = connection.scalar(
+                _NEW_RUN,
+                {
+                    "store_id": store.id,
+                    "started_at": utcnow(),
+                    "window_start": start,
+                    "window_end": end,
+                    "host": _HOST,
+                    "pid": os.getpid(),
+                    "round_id": self.run_of.round_id,
+                    "runner": self.run_of.runner,
+                },
             )
-            session.add(run)
-            session.flush()
-            report.run_id, report.window_start, report.window_end = run.id, start, end
+            report.window_start, report.window_end = start, end
             if end <= start:
                 report.opens_at = now + (start - end)
             marketplace_id = store.marketplace_id
@@ -239,9 +282,9 @@ class _Run:
         owns_client = client is None
         try:
             if owns_client:  # even with nothing to read: a missing credential shows at once
-                client = connect.amazon_client(store)
+                client = self.connect_client(store)
             if end > start:
-                self._read_window(client, marketplace_id, start, end, report)
+                self._read_window(connection, client, marketplace_id, start, end, report)
             else:  # nothing to read yet; still, success means Amazon answered
                 client.check_access(marketplace_id, before=end)
             report.outcome = "success"
@@ -258,10 +301,11 @@ class _Run:
                 report.waited = stats.token_wait + stats.backoff
                 if owns_client:
                     client.close()
-            self._finish(report, end if report.outcome == "success" and end > start else None)
+            cursor = end if report.outcome == "success" and end > start else None
+            self._finish(connection, store, report, cursor)
         return report
 
-    def _read_window(self, client, marketplace_id, start, end, report) -> None:
+    def _read_window(self, connection, client, marketplace_id, start, end, report) -> None:
         # The client fetches the next page while this one is written (its prefetch).
         pages = client.search_orders(
             marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
@@ -273,28 +317,33 @@ class _Run:
             bar,
             _AmazonWaits(client, bar, report) as waits,
             stops.cooperatively(),  # a stop ends the waits for Amazon, then the loop, below
-            writer_connection(self.engine) as connection,
-            background_checkpoints(self.engine),
-            _collector_spares_older_objects(),
+            ExitStack() as writing,
         ):
-            statistics = _Statistics(self.engine)
+            statistics = None
             for page in pages:
-                # A transaction per page, all on the one held connection (db/writer.py).
-                with Session(connection, expire_on_commit=False) as session, session.begin():
-                    store = session.get(Store, self.store_id)
-                    PageApplier(session, store, report).apply(page)
+                if page.orders or page.malformed:
+                    if statistics is None:  # the first page with something to write
+                        writing.enter_context(background_checkpoints(self.engine))
+                        writing.enter_context(_collector_spares_older_objects())
+                        statistics = _Statistics(self.engine)
+                    # A transaction per page, all on the run's one connection (db/writer.py).
+                    with Session(connection, expire_on_commit=False) as session, session.begin():
+                        store = session.get(Store, self.store_id)
+                        PageApplier(session, store, report).apply(page)
+                    statistics.after(report.new)
                 report.pages += 1
                 waits.page_done()
                 stops.raise_if_requested()  # between pages: nothing half-written
                 bar.update(len(page.orders) + len(page.malformed))
-                statistics.after(report.new)
 
-    def _finish(self, report: SyncReport, cursor: datetime | None) -> None:
-        with db_session(self.engine) as session:
-            store = session.get(Store, self.store_id)
-            live = liveness(session, store)
-            if live.set_up or live.last_received is not None:
-                report.notifications = live.words(self.clock())
+    def _finish(self, connection: Connection, store, report: SyncReport, cursor) -> None:
+        if connection.in_transaction():  # a page's transaction a failure left open
+            connection.rollback()
+        with connection.begin():
+            if store.notification_subscription_id is not None or self.notified is not False:
+                live = liveness(connection, store)
+                if live.set_up or live.last_received is not None:
+                    report.notifications = live.words(self.clock())
             values = {
                 **report.counts(),
                 "pages": report.pages,
@@ -302,8 +351,25 @@ class _Run:
                 "error": report.error,
                 "finished_at": utcnow(),
             }
-            session.execute(update(SyncRun).where(SyncRun.id == report.run_id).values(**values))
+            connection.execute(_CLOSE_RUN, {"b_run": report.run_id, **values})
             if cursor is not None:
-                session.execute(
-                    update(Store).where(Store.id == self.store_id).values(cursor=cursor)
-                )
+                connection.execute(_MOVE_CURSOR, {"b_store": self.store_id, "cursor": cursor})
+
+
+# The statements every run makes, built once (thousands of runs a round with `sync --all`).
+_STORES, _RUNS = Store.__table__, SyncRun.__table__
+_STORE = select(_STORES).where(_STORES.c.id == bindparam("b_store"))
+_MARK_INTERRUPTED = (
+    update(_RUNS)
+    .where(_RUNS.c.store_id == bindparam("b_store"), _RUNS.c.outcome == "running")
+    .values(outcome="failed", error=INTERRUPTED)
+)
+_NEW_RUN = insert(_RUNS).returning(_RUNS.c.id)
+_RUN_IN_ROUND = (
+    select(_RUNS.c.runner)
+    .where(_RUNS.c.round_id == bindparam("b_round"), _RUNS.c.store_id == bindparam("b_store"))
+    .limit(1)
+)
+_CLOSE_RUN = update(_RUNS).where(_RUNS.c.id == bindparam("b_run"))
+_MOVE_CURSOR = update(_STORES).where(_STORES.c.id == bindparam("b_store"))
+_HOST = socket.gethostname()

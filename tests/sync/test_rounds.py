@@ -1,0 +1,162 @@
+"""`sync --all` as a round: every store once, several at once, busy stores left to their holder,
+one store's failure never stopping the others; runners joining one round.
+
+These run in this process against one emulated seller with many stores (each store its own
+client); tests/sync/test_round_runners.py has the many sellers and the runner processes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from ordertools.amazon import connect
+from ordertools.amazon.client import FAST_RETRIES
+from ordertools.cli import main
+from ordertools.db import Store, SyncRound, SyncRun
+from ordertools.db import session as db_session
+from ordertools.db.locks import store_lock
+from ordertools.domain.stores import add_store
+from ordertools.sync import SyncFailed, sync_all
+from ordertools.sync.rounds import sync_round
+
+MARKET = "ATVPDKIKX0DER"
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """A refusing Amazon is given up on in milliseconds instead of seconds of backoff."""
+    made = connect.amazon_client
+    monkeypatch.setattr(
+        connect, "amazon_client", lambda store, **o: made(store, **{"retry": FAST_RETRIES, **o})
+    )
+
+
+@pytest.fixture
+def stores(engine, emulator, emulator_clock, monkeypatch):
+    """Twelve stores of the emulator's seller, integrated an hour ago, with the demo's
+    credentials in the environment."""
+    for name, value in emulator.credentials.items():
+        monkeypatch.setenv(f"ORDERTOOLS_LWA_{name.upper()}", value)
+    monkeypatch.setenv("ORDERTOOLS_REFRESH_TOKEN", emulator.credentials["refresh_token"])
+    names = [f"shop-{i:02d}" for i in range(12)]
+    with db_session(engine) as s:
+        for name in names:
+            add_store(
+                s,
+                name,
+                marketplace_id=MARKET,
+                endpoint=emulator.base_url,
+                token_url=emulator.token_url,
+                integrated_at=emulator_clock() - timedelta(hours=1),
+                api_lag_seconds=0,
+            )
+    return names
+
+
+def runs_in(engine, key: str) -> list[tuple[str, str, str]]:
+    """(store, runner, outcome) of every run in the round named `key`."""
+    with db_session(engine) as s:
+        rows = s.execute(
+            select(Store.name, SyncRun.runner, SyncRun.outcome)
+            .join(SyncRun, SyncRun.store_id == Store.id)
+            .join(SyncRound, SyncRound.id == SyncRun.round_id)
+            .where(SyncRound.key == key)
+            .order_by(Store.name)
+        )
+        return [tuple(row) for row in rows]
+
+
+def finished(engine, key: str) -> bool:
+    with db_session(engine) as s:
+        return s.scalar(select(SyncRound.finished_at).where(SyncRound.key == key)) is not None
+
+
+def test_a_round_syncs_every_store_once_and_a_second_runner_finds_it_done(engine, stores):
+    first = sync_round(engine, jobs=4, round_key="r1", runner="runner-a", progress=False)
+    assert sorted(r.store for r in first.reports) == stores
+    assert all(r.outcome == "success" for r in first.reports)
+    assert runs_in(engine, "r1") == [(name, "runner-a", "success") for name in stores]
+    assert finished(engine, "r1")
+
+    second = sync_round(engine, jobs=4, round_key="r1", runner="runner-b", progress=False)
+    assert second.reports == []
+    assert sorted(r.store for r in second.skipped) == stores
+    assert "synced in this round already by runner-a" in second.skipped[0].error
+    assert len(runs_in(engine, "r1")) == len(stores)  # nothing synced twice
+
+    # A new round syncs them all again.
+    third = sync_round(engine, jobs=4, round_key="r2", runner="runner-b", progress=False)
+    assert len(third.reports) == len(stores)
+
+
+def test_a_store_syncing_elsewhere_is_skipped_and_the_next_runner_finishes_the_round(
+    engine, stores
+):
+    with db_session(engine) as s:
+        busy = s.scalar(select(Store.id).where(Store.name == "shop-03"))
+    with store_lock(engine, busy):  # a `sync shop-03` (or another runner) holds it
+        the_round = sync_round(engine, jobs=3, runner="runner-a", progress=False)
+    assert [r.store for r in the_round.skipped] == ["shop-03"]
+    assert "already syncing" in the_round.skipped[0].error
+    assert len(the_round.reports) == len(stores) - 1
+    assert not finished(engine, the_round.key)  # one store has no run in it yet
+
+    # A runner started now (no key) joins the unfinished round and syncs just that store.
+    late = sync_round(engine, jobs=3, runner="runner-b", progress=False)
+    assert late.key == the_round.key
+    assert [r.store for r in late.reports] == ["shop-03"]
+    assert finished(engine, the_round.key)
+    assert sorted(store for store, *_ in runs_in(engine, the_round.key)) == stores
+
+
+def test_one_failing_store_never_stops_the_others(engine, stores, monkeypatch, fast_retries):
+    monkeypatch.setenv("REVOKED_TOKEN", "Atzr|revoked")
+    with db_session(engine) as s:
+        s.execute(
+            Store.__table__.update()
+            .where(Store.name == "shop-05")
+            .values(refresh_token_env="REVOKED_TOKEN")
+        )
+    with pytest.raises(SyncFailed) as failed:
+        sync_all(engine, jobs=4, progress=False)
+    message = str(failed.value)
+    assert message.startswith("1 of 12 stores failed to sync: shop-05: Amazon refused")
+    outcomes = {r.store: r.outcome for r in failed.value.reports}
+    assert outcomes.pop("shop-05") == "failed"
+    assert set(outcomes.values()) == {"success"} and len(outcomes) == 11
+
+
+def test_sync_all_on_the_command_line_names_the_failed_store(
+    engine, db_url, stores, monkeypatch, fast_retries
+):
+    monkeypatch.setenv("REVOKED_TOKEN", "Atzr|revoked")
+    monkeypatch.setenv("ORDERTOOLS_DB", db_url)
+    with db_session(engine) as s:
+        s.execute(
+            Store.__table__.update()
+            .where(Store.name == "shop-07")
+            .values(refresh_token_env="REVOKED_TOKEN")
+        )
+    result = CliRunner().invoke(main, ["sync", "--all", "--jobs", "5", "--quiet"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("Error: 1 of 12 stores failed to sync: shop-07: ")
+    assert "re-authorize the app and set REVOKED_TOKEN" in result.stderr
+    # Twelve stores: more than the summaries shown in full, so a line per store that failed or
+    # changed, and the round's totals.
+    assert "Store shop-07: sync failed (Amazon refused the refresh token" in result.stdout
+    assert "12 stores synced (1 failed), 0 skipped" in result.stdout
+    assert "Store shop-01" not in result.stdout  # nothing new there: no line
+
+
+def test_jobs_out_of_range_and_round_options_without_all_are_refused(engine, db_url, stores):
+    runner = CliRunner()
+    env = {"ORDERTOOLS_DB": db_url}
+    zero = runner.invoke(main, ["sync", "--all", "--jobs", "0"], env=env)
+    assert zero.exit_code == 2 and "--jobs" in zero.stderr
+    alone = runner.invoke(main, ["sync", "shop-01", "--jobs", "4"], env=env)
+    assert alone.exit_code == 2 and "go with --all" in alone.stderr
