@@ -44,7 +44,32 @@ from ordertools.errors import ConfigurationError
     help="Trouble from the start (repeatable): lost-updates=SHARE (searchOrders silently "
     "omits that share of order updates; reports still show them), lost-updates-seed=N.",
 )
-def emulator(host, port, scenario, plans, time_scale, faults):
+@click.option(
+    "--sellers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Serve N sellers, each with its own refresh token, marketplace, usage plans and "
+    "orders (GET /_emulator/sellers lists them); seller 0 has the demo refresh token.",
+)
+@click.option(
+    "--orders-per-seller",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="K",
+    help="Orders generated for every seller, placed in the day before start.",
+)
+@click.option(
+    "--latency",
+    default="0",
+    show_default=True,
+    metavar="DURATION",
+    help="Delay every LWA token and SP-API answer, as the network to Amazon would: "
+    "50ms, 0.05s or 0.05 (seconds).",
+)
+def emulator(host, port, scenario, plans, time_scale, faults, sellers, orders_per_seller, latency):
     """Run the local SP-API emulator (LWA, searchOrders, getOrder, confirmShipment).
 
     It serves until Ctrl-C; point a store at it with --endpoint and --token-url.
@@ -54,15 +79,17 @@ def emulator(host, port, scenario, plans, time_scale, faults):
       ordertools emulator --port 8765 --scenario demo
       ordertools emulator --plans amazon --time-scale 60   # Amazon's pace, a minute per hour
       ordertools emulator --fault lost-updates=0.05        # for `ordertools reconcile` to find
+      ordertools emulator --sellers 1000 --orders-per-seller 5 --latency 50ms   # sync --all
       ordertools store add shop --marketplace ATVPDKIKX0DER --endpoint http://127.0.0.1:8765 \\
         --token-url http://127.0.0.1:8765/auth/o2/token --integrated-at 2026-11-01T00:00:00Z
     """
     # The emulator and its web server load only here and in the demo: never for real stores.
     from ordertools.amazon.emulator import EmulatorConfig, ManualClock, run_server
-    from ordertools.amazon.emulator.config import fault_options
+    from ordertools.amazon.emulator.config import fault_options, parse_latency
 
     try:
         options = fault_options(faults)
+        options["latency"] = parse_latency(latency)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
 
@@ -79,7 +106,14 @@ def emulator(host, port, scenario, plans, time_scale, faults):
     sys.stdout.reconfigure(line_buffering=True)
     try:
         config = EmulatorConfig.paced(plans, time_scale, clock=ManualClock(ticking=True), **options)
-        run_server(host, port, scenario, config=config)
+        run_server(
+            host,
+            port,
+            scenario,
+            config=config,
+            sellers=sellers,
+            orders_per_seller=orders_per_seller,
+        )
     except FileNotFoundError as exc:  # no such scenario
         raise ConfigurationError(str(exc)) from None
     except ValueError as exc:  # a scenario file that is not valid JSON

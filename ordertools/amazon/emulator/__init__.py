@@ -7,6 +7,10 @@
         emu.faults.fail_next(2, status=503)             # trouble on demand
         emu.stats["searchOrders"]["throttled"]          # what happened
 
+    with Emulator(sellers=1000, orders_per_seller=5) as emu:   # one app, many sellers
+        seller = emu.sellers[7]                          # .refresh_token, .marketplace_id, ...
+        seller.throttle()                                # its searchOrders: always 429
+
 It behaves as Amazon documents in its models: LWA tokens that expire, usage plans that answer
 429, searchOrders' parameter rules and paging snapshots, updates visible only after a delay.
 
@@ -18,6 +22,7 @@ server (an import-linter contract in pyproject.toml).
 from ordertools.amazon.emulator.clock import ManualClock
 from ordertools.amazon.emulator.config import EmulatorConfig
 from ordertools.amazon.emulator.scenario import ScenarioStore
+from ordertools.amazon.emulator.sellers import Seller
 from ordertools.amazon.emulator.server import Emulator, run_server
 from ordertools.amazon.emulator.world import OrderNotFound, World
 
@@ -27,6 +32,7 @@ __all__ = [
     "ManualClock",
     "OrderNotFound",
     "ScenarioStore",
+    "Seller",
     "World",
     "run_server",
 ]

@@ -14,10 +14,16 @@ A demo or a test running the emulator as a separate server adds orders, moves st
                                             repeat_report_rows | drop_notifications |
                                             repeat_notifications | reorder_notifications
                                             {"share": 0.1, "seed": 1} | pause_notifications |
-                                            resume_notifications | clear
+                                            resume_notifications | refuse_grant |
+                                            throttle | malform {"operation": ...} | clear
     GET  /_emulator/stats, DELETE /_emulator/stats
     GET  /_emulator/scenario                the scenario's suggested stores and the clock's now
     POST /_emulator/clock/advance           {"seconds": 130} (only with a ManualClock)
+    GET  /_emulator/sellers                 every seller: index, seller_id, marketplace_id,
+                                            region, refresh_token (published demo values)
+
+These act on the default seller (seller 0). With many sellers (sellers.py), the same API acts on
+seller N under /_sellers/N/_emulator/..., e.g. POST /_sellers/7/_emulator/faults/throttle.
 """
 
 from __future__ import annotations
@@ -53,9 +59,11 @@ class Admin:
         stats: Stats,
         clock: Callable,
         stores: list[ScenarioStore],
+        roster: Callable[[], list[dict[str, Any]]] = list,
     ):
         self.world, self.faults, self.stats, self.clock = world, faults, stats, clock
         self.stores = stores
+        self.roster = roster  # every seller's description, for GET /_emulator/sellers
         self.fault_kinds: dict[str, Callable[..., None]] = {
             "fail_next": faults.fail_next,
             "delay_next": faults.delay_next,
@@ -72,6 +80,10 @@ class Admin:
             "reorder_notifications": faults.reorder_notifications,
             "pause_notifications": faults.pause_notifications,
             "resume_notifications": faults.resume_notifications,
+            # A seller Amazon no longer serves: a revoked grant, a used-up quota, a bad body
+            "refuse_grant": faults.refuse_grant,
+            "throttle": faults.throttle,
+            "malform": faults.malform,
             "clear": faults.clear,
         }
 
@@ -90,6 +102,7 @@ class Admin:
             Rule("/_emulator/stats", methods=["DELETE"], endpoint="admin.reset_stats"),
             Rule("/_emulator/scenario", methods=["GET"], endpoint="admin.scenario"),
             Rule("/_emulator/clock/advance", methods=["POST"], endpoint="admin.advance_clock"),
+            Rule("/_emulator/sellers", methods=["GET"], endpoint="admin.sellers"),
         ]
 
     def dispatch(self, endpoint: str, request: Request, values: dict) -> Response:
@@ -146,6 +159,9 @@ class Admin:
         return _json(
             200, {"now": utc_iso(self.clock()), "stores": stores, "orders": len(self.world)}
         )
+
+    def sellers(self, params: dict) -> Response:
+        return _json(200, {"sellers": self.roster()})
 
     def advance_clock(self, params: dict) -> Response:
         if not isinstance(self.clock, ManualClock):

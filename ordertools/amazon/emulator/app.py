@@ -4,7 +4,8 @@ Every SP-API request goes through the same steps, as on the live API: the access
 grantless operation wants the app's token, every other a seller's), injected faults, the
 operation's usage plan (429), then the operation itself. Its answers
 (successes, 400s and 404s, as the models declare) carry `x-amzn-RateLimit-Limit`; every answer
-carries `x-amzn-RequestId`.
+carries `x-amzn-RequestId`. `EmulatorConfig.latency` delays every LWA and SP-API answer (not
+the admin API's, nor document downloads), as the network to Amazon would.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ordertools.amazon.emulator.admin import Admin
 from ordertools.amazon.emulator.auth import Auth, AuthFailure, grant_parameters
 from ordertools.amazon.emulator.config import EmulatorConfig
 from ordertools.amazon.emulator.confirm import request_problems
-from ordertools.amazon.emulator.faults import Faults, Stats, server_error
+from ordertools.amazon.emulator.faults import MALFORMED_BODY, Faults, Stats, server_error
 from ordertools.amazon.emulator.feeds import Feeds
 from ordertools.amazon.emulator.notifications import GRANTLESS, Notifications, Refused
 from ordertools.amazon.emulator.reports import DOCUMENT_PATH, Reports
@@ -42,6 +43,9 @@ from ordertools.amazon.emulator.search import (
 from ordertools.amazon.emulator.world import OrderNotFound, ShipmentRejected, World
 from ordertools.amazon.models import utc_iso
 from ordertools.amazon.ratelimit import TokenBucket
+
+# (endpoint, request, path values) -> the answer
+Dispatch = Callable[[str, Request, dict], Response]
 
 _QUOTA = {"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}
 
@@ -109,6 +113,23 @@ URLS = Map(
 )
 
 
+def serve(environ: dict, start_response: Callable, dispatch: Dispatch) -> Any:
+    """Answer one WSGI request through `dispatch`, with Amazon's error bodies for unknown
+    routes and methods, and a request id on every answer."""
+    request = Request(environ)
+    try:
+        endpoint, values = URLS.bind_to_environ(environ).match()
+        response = dispatch(endpoint, request, values)
+    except NotFound:
+        response = error(404, "NotFound", "The requested resource was not found.", request.path)
+    except MethodNotAllowed as exc:
+        response = error(405, "MethodNotAllowed", exc.description or "Method not allowed.")
+    except HTTPException as exc:  # e.g. a body werkzeug cannot read
+        response = error(exc.code or 400, "InvalidInput", exc.description or exc.name)
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    return response(environ, start_response)
+
+
 def json_response(status: int, body: Any = None) -> Response:
     if body is None:
         return Response(status=status)
@@ -132,6 +153,8 @@ class EmulatorApp:
         faults: Faults,
         stats: Stats,
         admin: Admin,
+        *,
+        documents_path: str = "",
     ):
         self.world, self.config, self.auth, self.faults, self.stats = (
             world,
@@ -141,6 +164,9 @@ class EmulatorApp:
             stats,
         )
         self.admin = admin
+        # Where this seller's document URLs live under the host (see sellers.py): pre-signed
+        # URLs carry no token, so the path must say whose document it is.
+        self.documents_path = documents_path
         self.snapshots = Snapshots(config.pagination_ttl)
         self.operations: dict[str, Callable[..., Response]] = {
             "searchOrders": self.search_orders,
@@ -168,18 +194,7 @@ class EmulatorApp:
         self.notifications.close()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
-        request = Request(environ)
-        try:
-            endpoint, values = URLS.bind_to_environ(environ).match()
-            response = self.dispatch(endpoint, request, values)
-        except NotFound:
-            response = error(404, "NotFound", "The requested resource was not found.", request.path)
-        except MethodNotAllowed as exc:
-            response = error(405, "MethodNotAllowed", exc.description or "Method not allowed.")
-        except HTTPException as exc:  # e.g. a body werkzeug cannot read
-            response = error(exc.code or 400, "InvalidInput", exc.description or exc.name)
-        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-        return response(environ, start_response)
+        return serve(environ, start_response, self.dispatch)
 
     def dispatch(self, endpoint: str, request: Request, values: dict) -> Response:
         if endpoint.startswith("admin."):
@@ -188,6 +203,8 @@ class EmulatorApp:
             return self.document(request, **values)
         if endpoint == "report_document":
             return self.report_document(request, **values)
+        if self.config.latency:  # Amazon's round trip, in this thread: it costs no CPU
+            time.sleep(self.config.latency)
         self.stats.count(endpoint, requests=1)
         response = self._inject_fault(endpoint, request)
         if response is None and endpoint == "token":
@@ -226,10 +243,14 @@ class EmulatorApp:
         except AuthFailure as refused:
             return json_response(refused.status, refused.body)
         bucket = self.buckets[operation]
-        if bucket.try_take() > 0:
+        if operation in self.faults.throttled or bucket.try_take() > 0:
             self.stats.count(operation, throttled=1)
             return json_response(429, {"errors": [_QUOTA]})
-        response = self._operate(operation, request, values)
+        if operation in self.faults.malformed:
+            self.stats.count(operation, faults=1)
+            response = json_response(200, MALFORMED_BODY)
+        else:
+            response = self._operate(operation, request, values)
         # The models declare the header on successes, 400 and 404, and on no other answer.
         if response.status_code < 300 or response.status_code in (400, 404):
             response.headers["x-amzn-RateLimit-Limit"] = f"{bucket.rate:g}"
@@ -303,7 +324,7 @@ class EmulatorApp:
 
     def create_feed_document(self, request: Request) -> Response:
         body = request.get_json(silent=True)
-        return json_response(201, self.feeds.create_document(body, _base_url(request)))
+        return json_response(201, self.feeds.create_document(body, self._documents_url(request)))
 
     def create_feed(self, request: Request) -> Response:
         body = request.get_json(silent=True)
@@ -317,7 +338,7 @@ class EmulatorApp:
         return json_response(200, feed)
 
     def get_feed_document(self, request: Request, document_id: str) -> Response:
-        document = self.feeds.get_document(document_id, _base_url(request))
+        document = self.feeds.get_document(document_id, self._documents_url(request))
         if document is None:
             return error(404, "NotFound", f"Feed document {document_id} was not found.")
         return json_response(200, document)
@@ -334,7 +355,7 @@ class EmulatorApp:
         return json_response(200, report)
 
     def get_report_document(self, request: Request, document_id: str) -> Response:
-        document = self.reports.get_document(document_id, _base_url(request))
+        document = self.reports.get_document(document_id, self._documents_url(request))
         if document is None:
             return error(404, "NotFound", f"Report document {document_id} was not found.")
         if request.args.get("enableContentEncodingUrlHeader") == "true" and document.get(
@@ -358,6 +379,9 @@ class EmulatorApp:
             response.content_type = f"text/plain; charset={self.config.report_encoding}"
         return response
 
+    def _documents_url(self, request: Request) -> str:
+        return request.host_url.rstrip("/") + self.documents_path
+
     def lost_versions(self) -> list[tuple[str, datetime]]:
         """(order id, lastUpdatedTime) of every version so far that searchOrders never serves
         (the lost-updates fault), oldest first; empty when the fault is off."""
@@ -380,10 +404,6 @@ class EmulatorApp:
 
 def _answer_200(handle: Callable[..., Any], request: Request, **values: Any) -> Response:
     return json_response(200, handle(request, **values))
-
-
-def _base_url(request: Request) -> str:
-    return request.host_url.rstrip("/")
 
 
 def _reset_connection(environ: dict) -> None:

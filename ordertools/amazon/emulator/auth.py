@@ -4,12 +4,17 @@ Grantless operations (the Notifications API's destinations) take the app's token
 client-credentials grant for a scope, from the client id and secret alone. As on Amazon, each
 kind of token works only for its own operations: a seller's token is refused by a grantless
 operation, and a grantless token by every other.
+
+One application, many sellers: LWA accepts every refresh token in `grants` (the emulator's
+sellers), and each access token remembers the refresh token it was exchanged for (`owner`), so
+the emulator serves a token's SP-API calls from that seller's orders only.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from werkzeug.wrappers import Request
@@ -56,8 +61,26 @@ class Auth:
     def __init__(self, config: EmulatorConfig):
         self._config = config
         self._lock = threading.Lock()
-        # access token -> (when it stops working, its grantless scope or None for a seller's)
-        self._expiry: dict[str, tuple[datetime, str | None]] = {}
+        # access token -> (when it stops working, its grantless scope or None for a seller's,
+        # the refresh token it was exchanged for or None for a grantless one)
+        self._expiry: dict[str, tuple[datetime, str | None, str | None]] = {}
+        self._grants: set[str] = {config.refresh_token}  # the refresh tokens LWA accepts
+
+    @property
+    def default_refresh_token(self) -> str:
+        return self._config.refresh_token
+
+    def accept(self, refresh_token: str) -> None:
+        """LWA exchanges this refresh token from now on (a seller that authorized the app)."""
+        with self._lock:
+            self._grants.add(refresh_token)
+
+    def refuse(self, refresh_token: str) -> None:
+        """LWA refuses this refresh token from now on (invalid_grant), and the access tokens
+        issued for it stop working: what a seller revoking the app's authorization does."""
+        with self._lock:
+            self._grants.discard(refresh_token)
+        self.expire_all(owners={refresh_token})
 
     def exchange(self, form: dict) -> dict:
         """The token endpoint: a refresh_token grant for a seller's access token, a
@@ -81,7 +104,10 @@ class Auth:
                     "error_description": "The authorization grant type is not supported",
                 },
             )
-        if form.get("refresh_token") != config.refresh_token:
+        refresh_token = form.get("refresh_token")
+        with self._lock:
+            granted = refresh_token in self._grants
+        if not granted:
             raise AuthFailure(
                 400,
                 {
@@ -92,10 +118,10 @@ class Auth:
                 },
             )
         return {
-            "access_token": self.issue(),
+            "access_token": self.issue(owner=refresh_token),
             "token_type": "bearer",
             "expires_in": config.token_lifetime,
-            "refresh_token": config.refresh_token,
+            "refresh_token": refresh_token,
         }
 
     def _grantless(self, scope: str | None) -> dict:
@@ -114,14 +140,22 @@ class Auth:
             "expires_in": self._config.token_lifetime,
         }
 
-    def issue(self, scope: str | None = None) -> str:
-        """A fresh access token, a seller's or (`scope`) the app's grantless one; tests may take
-        one directly instead of calling the endpoint."""
+    def issue(self, scope: str | None = None, owner: str | None = None) -> str:
+        """A fresh access token, a seller's (`owner`: its refresh token; default the config's)
+        or (`scope`) the app's grantless one; tests may take one directly instead of calling
+        the endpoint."""
         token = ("Atc|" if scope else "Atza|") + secrets.token_urlsafe(48)
         expiry = self._config.now() + timedelta(seconds=self._config.token_lifetime)
+        owner = None if scope else owner or self._config.refresh_token
         with self._lock:
-            self._expiry[token] = (expiry, scope)
+            self._expiry[token] = (expiry, scope, owner)
         return token
+
+    def owner(self, token: str | None) -> str | None:
+        """The refresh token a seller's access token was issued for (expired or not); None
+        for a grantless token or one never issued."""
+        with self._lock:
+            return self._expiry.get(token or "", (None, None, None))[2]
 
     def check(self, token: str | None, scope: str | None = None) -> None:
         """Accept a live access token from `x-amz-access-token`, or raise Amazon's 403.
@@ -129,7 +163,7 @@ class Auth:
         `scope`: the operation is grantless and wants the app's token for that scope; None: it
         wants a seller's token."""
         with self._lock:
-            expiry, granted = self._expiry.get(token or "", (None, None))
+            expiry, granted, _ = self._expiry.get(token or "", (None, None, None))
         if expiry is None:
             raise _denied("The access token you provided is revoked, malformed or invalid.")
         if self._config.now() >= expiry:
@@ -143,7 +177,11 @@ class Auth:
                 "(grant_type refresh_token), not a grantless one."
             )
 
-    def expire_all(self) -> None:
+    def expire_all(self, owners: Collection[str | None] | None = None) -> None:
+        """Every token issued so far expires now; with `owners`, only those issued for them
+        (refresh tokens; None stands for the grantless ones)."""
         with self._lock:
             now = self._config.now()
-            self._expiry = {token: (now, scope) for token, (_, scope) in self._expiry.items()}
+            for token, (_, scope, owner) in self._expiry.items():
+                if owners is None or owner in owners:
+                    self._expiry[token] = (now, scope, owner)

@@ -44,10 +44,15 @@ class EmulatorConfig:
     sqs_endpoint: str | None = None
     seller_id: str = "A2EMULATORSELLER"
     application_id: str = "amzn1.sp.solution.emulator-demo-app"
+    # Seconds every LWA token and SP-API answer waits (`ordertools emulator --latency 50ms`),
+    # as Amazon's round trip would: a sleep in the request's thread, so it costs no CPU.
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         # A partial plans dict overrides only the operations it names.
         self.plans = {**DEFAULT_PLANS, **self.plans}
+        if self.latency < 0:
+            raise ValueError(f"latency must be 0 or more seconds, not {self.latency}")
 
     @classmethod
     def paced(cls, plans: str = "amazon", time_scale: float = 1.0, **options) -> EmulatorConfig:
@@ -80,6 +85,23 @@ class EmulatorConfig:
 
     def now(self):
         return (self.clock or real_clock)()
+
+
+def parse_latency(text: str) -> float:
+    """Seconds from `50ms`, `0.05s` or `0.05` (`--latency`); ValueError says what is accepted."""
+    value = text.strip().lower()
+    scale = 1.0
+    if value.endswith("ms"):
+        value, scale = value[:-2], 0.001
+    elif value.endswith("s"):
+        value = value[:-1]
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        seconds = -1.0
+    if not 0.0 <= seconds < float("inf"):
+        raise ValueError(f"--latency {text!r}: give a duration such as 50ms, 0.05s or 0.05")
+    return seconds
 
 
 FAULT_OPTIONS = ("lost-updates=SHARE", "lost-updates-seed=N")

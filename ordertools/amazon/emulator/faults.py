@@ -10,6 +10,11 @@ Reports have faults of their own: the next report ends FATAL or CANCELLED
 than a count: `lose_updates(share)` makes searchOrders miss a fixed share of order versions for
 good, as if Amazon's index had missed them, while getOrder and the reports still show the truth.
 
+Three modes play a seller Amazon no longer serves well, each until `clear`: `refuse_grant`
+(LWA refuses the seller's refresh token: a revoked authorization), `throttle` (an operation
+always answers 429 QuotaExceeded: a quota used up elsewhere) and `malform` (an operation answers
+200 with a body that is not the model's).
+
 Notifications have modes too, each for a share of the messages drawn from a seeded random
 sequence: `drop_notifications` (never sent), `repeat_notifications` (sent twice, the same
 NotificationId, as Amazon's at-least-once delivery does), `reorder_notifications` (held back and
@@ -48,11 +53,23 @@ class _Armed:
     rows: int = 0  # report_repeat: how many rows the report repeats
 
 
+# What a malformed answer holds: valid JSON, but no `orders` (nor `order`) as the model has it.
+MALFORMED_BODY = {"payload": "garbage"}
+
+
 class Faults:
-    def __init__(self, auth: Auth):
+    """One seller's faults. `owner` is its refresh token; None for the emulator's default
+    seller, which also serves the grantless operations (so its expire_tokens expires the app's
+    grantless tokens too)."""
+
+    def __init__(self, auth: Auth, owner: str | None = None):
         self._auth = auth
+        self._owner = owner
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []
+        self._refused = False
+        self.throttled: set[str] = set()  # operations that always answer 429
+        self.malformed: set[str] = set()  # operations that answer MALFORMED_BODY
         self._lost: tuple[float, int] = (0.0, 0)  # lose_updates: (share, seed)
         # drop/repeat/reorder_notifications: kind -> (share, its own random sequence)
         self._notification_modes: dict[str, tuple[float, random.Random]] = {}
@@ -159,15 +176,40 @@ class Faults:
 
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (the next call answers 403)."""
-        self._auth.expire_all()
+        self._auth.expire_all(owners={self._owner} if self._owner else {self._refresh_token, None})
+
+    def refuse_grant(self) -> None:
+        """From now on LWA answers the seller's refresh token 400 invalid_grant and its access
+        tokens stop working, as Amazon does once the seller revoked the app's authorization."""
+        self._refused = True
+        self._auth.refuse(self._refresh_token)
+
+    def throttle(self, operation: str = "searchOrders") -> None:
+        """From now on `operation` always answers 429 QuotaExceeded, whatever its bucket holds:
+        a seller whose quota is used up elsewhere (other processes of the same app)."""
+        self.throttled.add(operation)
+
+    def malform(self, operation: str = "searchOrders") -> None:
+        """From now on `operation` answers 200 with `MALFORMED_BODY`, which the model does not
+        describe (no `orders` list): what a client must report, not trip over."""
+        self.malformed.add(operation)
 
     def clear(self) -> None:
-        """Disarm every fault, the lost-updates and notification modes included."""
+        """Disarm every fault, every mode included (a refused grant is accepted again)."""
         with self._lock:
             self._armed.clear()
             self._lost = (0.0, 0)
             self._notification_modes.clear()
             self.notifications_paused = False
+            self.throttled.clear()
+            self.malformed.clear()
+            refused, self._refused = self._refused, False
+        if refused:
+            self._auth.accept(self._refresh_token)
+
+    @property
+    def _refresh_token(self) -> str:
+        return self._owner or self._auth.default_refresh_token
 
     def take(self, kind: str, operation: str) -> _Armed | None:
         """Use up one armed fault of `kind` matching `operation`, if any."""

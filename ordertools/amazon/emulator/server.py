@@ -17,14 +17,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream, get_content_length
 
-from ordertools.amazon.emulator.admin import Admin
-from ordertools.amazon.emulator.app import EmulatorApp
 from ordertools.amazon.emulator.auth import Auth
 from ordertools.amazon.emulator.clock import ManualClock, real_clock
 from ordertools.amazon.emulator.config import EmulatorConfig
-from ordertools.amazon.emulator.faults import Faults, Stats
-from ordertools.amazon.emulator.scenario import apply_scenario, load_scenario
-from ordertools.amazon.emulator.world import World
+from ordertools.amazon.emulator.scenario import load_scenario
+from ordertools.amazon.emulator.sellers import Seller, SellersApp, make_seller
 
 
 class _NothingToDrain:
@@ -121,6 +118,12 @@ class Emulator:
 
     Use as a context manager; it serves on `base_url` from a background thread. `world`,
     `faults` and `stats` are live: changes apply to the next request.
+
+    `sellers=N` serves N sellers from the one port (see sellers.py), each with
+    `orders_per_seller` generated orders (placed in the day before start; `seed` draws them);
+    `emulator.sellers[i]` has its refresh token, marketplace, world, faults and stats. Seller 0
+    is the default seller: `world`, `faults`, `stats`, `app`, `credentials` and the scenario's
+    orders are its own, so N=1 (the default) is the one-seller emulator.
     """
 
     def __init__(
@@ -131,20 +134,51 @@ class Emulator:
         port: int = 0,
         *,
         quiet: bool = True,
+        sellers: int = 1,
+        orders_per_seller: int = 0,
+        seed: int = 0,
     ):
+        if sellers < 1 or orders_per_seller < 0:
+            raise ValueError(
+                f"need 1 or more sellers, 0 or more orders each: {sellers}, {orders_per_seller}"
+            )
         self.config = config or EmulatorConfig()
         self.clock = self.config.clock or real_clock
-        self.world = World(self.clock, self.config.visibility_delay)
         self.auth = Auth(self.config)
-        self.stats = Stats()
-        self.faults = Faults(self.auth)
-        self.stores = apply_scenario(self.world, load_scenario(scenario))
-        admin = Admin(self.world, self.faults, self.stats, self.clock, self.stores)
-        self.app = EmulatorApp(self.world, self.config, self.auth, self.faults, self.stats, admin)
+        scenario = load_scenario(scenario)
+        self.sellers: list[Seller] = [
+            make_seller(
+                index,
+                self.config,
+                self.auth,
+                self._roster,
+                orders=orders_per_seller,
+                seed=seed,
+                scenario=scenario if index == 0 else None,
+            )
+            for index in range(sellers)
+        ]
+        self.app = self.sellers[0].app
+        self.world, self.faults, self.stats = self.app.world, self.app.faults, self.app.stats
+        self.stores = self.app.admin.stores  # the scenario's suggested stores
+        self.wsgi = SellersApp(self.sellers, self.auth)  # what the server serves
         self.host, self.port = host, port
         self._handler = _QuietHandler if quiet else _KeepAliveHandler
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _roster(self) -> list[dict[str, Any]]:
+        return [seller.describe() for seller in self.sellers]
+
+    def seller_for(self, refresh_token: str) -> Seller | None:
+        """The seller whose refresh token this is, or None."""
+        return self.wsgi.seller_for(refresh_token)
+
+    def add_orders_to_every_seller(self, n: int, **order: Any) -> int:
+        """`n` orders placed now for every seller (Seller.add_orders), e.g. between two rounds
+        of a benchmark; returns how many in all. A sync sees them once its window's end
+        (now - api_lag) passes them: advance the clock."""
+        return sum(len(seller.add_orders(n, **order)) for seller in self.sellers)
 
     @property
     def base_url(self) -> str:
@@ -169,7 +203,7 @@ class Emulator:
 
     def bind(self) -> _Server:
         """A server for the app on host:port (port 0: a free one, then kept in `port`)."""
-        server = _Server(self.host, self.port, self.app, self._handler)
+        server = _Server(self.host, self.port, self.wsgi, self._handler)
         self.port = server.server_port
         return server
 
@@ -192,7 +226,8 @@ class Emulator:
             self._server.server_close()
             self._thread.join(timeout=5)
             self._server = self._thread = None
-        self.app.close()
+        for seller in self.sellers:
+            seller.app.close()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -209,6 +244,9 @@ def run_server(
     *,
     plans: str = "amazon",
     time_scale: float = 1.0,
+    sellers: int = 1,
+    orders_per_seller: int = 0,
+    seed: int = 0,
 ) -> None:
     """Serve until interrupted (Ctrl-C), logging each request; for `ordertools emulator`.
 
@@ -216,11 +254,24 @@ def run_server(
     (POST /_emulator/clock/advance), so a demo can skip Amazon's two-minute delay.
     """
     config = config or EmulatorConfig.paced(plans, time_scale, clock=ManualClock(ticking=True))
-    emulator = Emulator(scenario, config, host, port, quiet=False)
+    emulator = Emulator(
+        scenario,
+        config,
+        host,
+        port,
+        quiet=False,
+        sellers=sellers,
+        orders_per_seller=orders_per_seller,
+        seed=seed,
+    )
     server = emulator.bind()
+    url = f"http://{host}:{server.server_port}"
+    many = (
+        f"; {sellers} sellers (refresh tokens: GET {url}/_emulator/sellers)" if sellers > 1 else ""
+    )
     print(
-        f"SP-API emulator on http://{host}:{server.server_port} (token URL "
-        f"http://{host}:{server.server_port}/auth/o2/token); admin API under /_emulator/"
+        f"SP-API emulator on {url} (token URL {url}/auth/o2/token); admin API under /_emulator/"
+        + many
     )
     try:
         server.serve_forever()
@@ -228,4 +279,4 @@ def run_server(
         pass
     finally:
         server.server_close()
-        emulator.app.close()
+        emulator.stop()  # what runs in the background for its sellers

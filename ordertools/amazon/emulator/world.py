@@ -42,6 +42,8 @@ from ordertools.amazon.emulator.orders import (
 from ordertools.amazon.emulator.times import resolve_time, to_second
 from ordertools.amazon.models import utc_iso
 
+SEED = 20260101  # a world's ids unless told otherwise (the one-seller emulator's, always)
+
 # Where a status leaves the items: shipped statuses have everything fulfilled.
 _ALL_SHIPPED = {"SHIPPED"}
 
@@ -108,14 +110,16 @@ class VisibleOrder:
 
 
 class World:
-    def __init__(self, clock: Clock, visibility_delay: float = 120.0):
+    def __init__(self, clock: Clock, visibility_delay: float = 120.0, *, seed: int = SEED):
         self._clock = clock
         self.visibility_delay = timedelta(seconds=visibility_delay)
         self._lock = threading.RLock()
         self._orders: dict[str, _Order] = {}
         self._scheduled: list[tuple[datetime, int, str, str]] = []  # heap of (at, seq, id, status)
         self._seq = itertools.count()
-        self._rng = random.Random(20260101)
+        # Order and item ids come from here: sellers' worlds get seeds of their own, so no two
+        # sellers' orders share an id (on Amazon order ids are unique across sellers).
+        self._rng = random.Random(seed)
         self.listeners: list[Listener] = []
 
     # --- reading -------------------------------------------------------------------------
