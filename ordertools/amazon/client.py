@@ -45,6 +45,7 @@ from ordertools.amazon.errors import (
     ClientClosed,
     Conflict,
     InvalidInput,
+    MalformedOrder,
     NotFound,
     ReportFailed,
     ReportTimedOut,
@@ -989,6 +990,11 @@ class AmazonClient:
                 operation=operation,
                 status=response.status_code,
             ) from None
+        except MalformedOrder:
+            # JSON, but not the page the model describes (no orders list): the whole answer
+            # is unusable, unlike one bad order in a page, which the page's typing keeps aside.
+            self.stats[operation].failures += 1
+            raise self._unreadable(operation) from None
 
     def _send(self, operation: str, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One HTTP exchange with a timeout; transport trouble becomes a retryable failure."""
