@@ -173,6 +173,8 @@ class _Budget:
     def __call__(self, state: RetryCallState) -> bool:
         self.attempts = state.attempt_number
         if isinstance(state.outcome.exception(), Throttled):
+            if state.outcome.exception().waits_for_next_round:
+                return True
             self.throttled -= 1
             return self.throttled < 0
         self.failed -= 1
@@ -274,11 +276,16 @@ class AmazonClient:
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
         prefetch: bool = True,
+        throttled_wait_limit: float | None = None,
     ):
         self.endpoint = (endpoint or endpoint_for(region)).rstrip("/")
         self.store_name = store_name
         self._for_store = f" for store {store_name}" if store_name else ""
         self._retry = retry
+        # `sync --all`: a store Amazon throttles (its quota spent elsewhere) gives up when its
+        # usage plan's next call is further off than this, instead of holding a worker for
+        # minutes of retries; the next round reads it.
+        self._throttled_wait_limit = throttled_wait_limit
         self._clock = clock
         # Waits (for a token, before a retry) end the moment the client closes: a worker
         # waiting minutes for Amazon's rate limit must not hold a Ctrl-C'd process.
@@ -1035,9 +1042,20 @@ class AmazonClient:
         what = f"{operation}{self._for_store}"
         kwargs = {"operation": operation, "status": status, "code": code}
         if status == 429:
-            self.buckets[operation].drain()
+            bucket = self.buckets[operation]
+            bucket.drain()
             self.stats[operation].throttled += 1
-            return Throttled(f"Amazon throttled {what} (429 {code or 'QuotaExceeded'})", **kwargs)
+            error = Throttled(f"Amazon throttled {what} (429 {code or 'QuotaExceeded'})", **kwargs)
+            limit, next_call = self._throttled_wait_limit, 1.0 / bucket.rate
+            if limit is not None and next_call > limit:
+                minutes, seconds = divmod(round(next_call), 60)
+                error = Throttled(
+                    f"{error}: its usage plan allows the next call in {minutes}:{seconds:02d}, "
+                    "so the store waits for the next round",
+                    **kwargs,
+                )
+                error.waits_for_next_round = True
+            return error
         if status in RETRYABLE_STATUSES:
             self.stats[operation].failures += 1
             return ServerFailure(f"Amazon failed {what} (HTTP {status}): {message}", **kwargs)

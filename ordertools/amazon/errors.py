@@ -45,6 +45,10 @@ class AccessDenied(AmazonError):
 class Throttled(AmazonError):
     """Still throttled (429 QuotaExceeded) after the bounded retries."""
 
+    # Given up at once: the next call the usage plan allows is too far off for this caller
+    # (a store in a round of `sync --all`; the client's `throttled_wait_limit`).
+    waits_for_next_round = False
+
 
 class InvalidInput(AmazonError):
     """Amazon rejected the request's parameters (400); the message carries Amazon's reason."""

@@ -54,6 +54,11 @@ DEFAULT_JOBS = 16
 SHOWN_IN_FULL = 10  # stores whose whole summary `sync --all` prints; past that, a line each
 MAX_JOBS = 256
 JOIN_WITHIN = timedelta(minutes=10)
+# A store Amazon throttles (429: its quota spent by another app, or by a sync of it just now)
+# gives up when its next call is further off than this, and waits for the next round: at
+# Amazon's pace (one searchOrders call per 3 minutes once throttled) its retries would hold a
+# worker, and the round, for a quarter of an hour.
+THROTTLED_WAIT_LIMIT = 30.0
 RUNNER_ENV = "ORDERTOOLS_RUNNER"
 ROUND_ENV = "ORDERTOOLS_ROUND"
 _ROUND_LOCK = (0x6F726473, 0)  # the stores' lock namespace; no store has id 0
@@ -277,7 +282,9 @@ class _Workers:
         total = len(self.stores.names)
         bar = tqdm(total=total, desc="sync --all", unit=" stores", disable=_disabled(self.progress))
         http = new_session(connections=self.jobs)
-        self.connect_client = lambda store: connect.amazon_client(store, session=http)
+        self.connect_client = lambda store: connect.amazon_client(
+            store, session=http, throttled_wait_limit=THROTTLED_WAIT_LIMIT
+        )
         pool = ThreadPoolExecutor(max_workers=min(self.jobs, total) or 1, thread_name_prefix="sync")
         try:
             with bar, stops.cooperatively():

@@ -7,16 +7,18 @@ client); tests/sync/test_round_runners.py has the many sellers and the runner pr
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from fixtures_emulator import FAST_PLANS
+from sqlalchemy import func, select
 
 from ordertools.amazon import connect
 from ordertools.amazon.client import FAST_RETRIES
+from ordertools.amazon.emulator import Emulator, EmulatorConfig
 from ordertools.cli import main
-from ordertools.db import Store, SyncRound, SyncRun
+from ordertools.db import AmazonOrderRow, Store, SyncRound, SyncRun
 from ordertools.db import session as db_session
 from ordertools.db.locks import store_lock
 from ordertools.domain.stores import add_store
@@ -160,3 +162,72 @@ def test_jobs_out_of_range_and_round_options_without_all_are_refused(engine, db_
     assert zero.exit_code == 2 and "--jobs" in zero.stderr
     alone = runner.invoke(main, ["sync", "shop-01", "--jobs", "4"], env=env)
     assert alone.exit_code == 2 and "go with --all" in alone.stderr
+
+
+@pytest.fixture
+def fifty_sellers(engine, emulator_clock, monkeypatch):
+    """50 emulated sellers with 3 orders each, a store for each in the order book."""
+    config = EmulatorConfig(
+        plans=FAST_PLANS, visibility_delay=0.0, min_before_age=0.0, clock=emulator_clock
+    )
+    emu = Emulator(config=config, sellers=50, orders_per_seller=3).start()
+    monkeypatch.setenv("ORDERTOOLS_LWA_CLIENT_ID", emu.config.client_id)
+    monkeypatch.setenv("ORDERTOOLS_LWA_CLIENT_SECRET", emu.config.client_secret)
+    with db_session(engine) as s:
+        for seller in emu.sellers:
+            variable = f"REFRESH_TOKEN_{seller.index:02d}"
+            monkeypatch.setenv(variable, seller.refresh_token)
+            add_store(
+                s,
+                seller.store.name,
+                marketplace_id=seller.marketplace_id,
+                endpoint=emu.base_url,
+                token_url=emu.token_url,
+                integrated_at=datetime.fromisoformat(seller.store.integrated_at),
+                api_lag_seconds=0,
+                refresh_token_env=variable,
+            )
+    yield emu
+    emu.stop()
+
+
+def test_fifty_sellers_one_refused_one_throttled_one_malformed_the_rest_complete(
+    engine, db_url, fifty_sellers, monkeypatch, fast_retries
+):
+    emu = fifty_sellers
+    refused, throttled, malformed = emu.sellers[7], emu.sellers[23], emu.sellers[41]
+    refused.refuse()
+    throttled.throttle()
+    malformed.malform()
+    troubled = {refused.store.name, throttled.store.name, malformed.store.name}
+
+    monkeypatch.setenv("ORDERTOOLS_DB", db_url)
+    result = CliRunner().invoke(main, ["sync", "--all", "--jobs", "8", "--quiet"])
+    assert result.exit_code == 1
+    error = result.stderr.strip()
+    assert error.startswith("Error: 3 of 50 stores failed to sync: ") and "\n" not in error
+    for name in troubled:
+        assert f"{name}: " in error
+    out = result.stdout
+    assert f"Store {refused.store.name}: sync failed (Amazon refused the refresh token" in out
+    assert f"Store {throttled.store.name}: sync failed (Amazon throttled searchOrders" in out
+    assert "so the store waits for the next round" in out  # no minutes of retries
+    assert f"Store {malformed.store.name}: sync failed (Amazon answered searchOrders" in out
+    assert "50 stores synced (3 failed), 0 skipped" in out
+
+    # The other 47 read their sellers' orders, and only theirs.
+    with db_session(engine) as s:
+        stored = dict(
+            s.execute(
+                select(Store.name, func.count(AmazonOrderRow.id))
+                .outerjoin(AmazonOrderRow, AmazonOrderRow.store_id == Store.id)
+                .group_by(Store.name)
+            ).all()
+        )
+        outcomes = dict(s.execute(select(Store.name, SyncRun.outcome).join(SyncRun.store)).all())
+    assert {name for name, n in stored.items() if n == 3} == set(stored) - troubled
+    assert all(stored[name] == 0 for name in troubled)
+    assert {name for name, outcome in outcomes.items() if outcome == "failed"} == troubled
+    for seller in emu.sellers:
+        if seller.store.name not in troubled:
+            assert f"Store {seller.store.name}: sync success; 3 new" in out
