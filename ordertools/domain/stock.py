@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ordertools.db import (
@@ -146,8 +146,33 @@ _PENDING_UNITS = (
 )
 
 
+# Whether these orders could hold anything: an item of a product whose stock is managed, or
+# an open hold to release. Most orders of most stores have neither (FBA, unmanaged catalogs),
+# and one read then spares the lock and the three reads below (a first sync of 20,000 orders
+# of unmanaged products: 7 % of its time, bench/sync_bench.py).
+_MAY_HOLD = select(
+    or_(
+        select(AmazonOrderItem.id)
+        .join(Product, Product.sku == AmazonOrderItem.sku)
+        .where(
+            AmazonOrderItem.amazon_order_pk.in_(bindparam("pks", expanding=True)),
+            Product.manage_stock,
+        )
+        .exists(),
+        select(StockReservation.id)
+        .where(
+            StockReservation.amazon_order_pk.in_(bindparam("pks", expanding=True)),
+            StockReservation.released_at.is_(None),
+        )
+        .exists(),
+    )
+)
+
+
 def _settle(session: Session, pks: list[int]) -> StockChanges:
     connection = session.connection()
+    if not connection.scalar(_MAY_HOLD, {"pks": pks}):
+        return StockChanges()
     # Take turns with any other settle of these orders before reading what they hold (see the
     # module's docstring): on PostgreSQL by locking their rows, on SQLite by taking the
     # database's write lock now (pysqlite begins a transaction only at the first write, so
