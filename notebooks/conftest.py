@@ -86,7 +86,7 @@ def reconcile_environment() -> dict[str, str]:
         from ordertools import db
         from ordertools.amazon.emulator import Emulator, EmulatorConfig, ManualClock
         from ordertools.demo import prepare_stores
-        from ordertools.sync.run import sync_all
+        from ordertools.sync.rounds import sync_all
 
         config = EmulatorConfig(
             clock=ManualClock(REFERENCE_AT),

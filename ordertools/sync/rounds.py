@@ -153,19 +153,21 @@ def sync_round(
     """`sync_all`'s round, returned as it went (failed stores included, nothing raised for
     them): what `ordertools sync --all` prints."""
     started = time.perf_counter()
-    work = round_work(engine, jobs=jobs, round_key=round_key, runner=runner)
+    work = _RoundWork(engine, jobs=jobs, round_key=round_key, runner=runner)
     with work as (sized, the_round, stores):
         workers = _Workers(sized, the_round, stores, client, clock, progress, work.jobs)
         try:
             workers.run()
         finally:
+            # Stores finish in whatever order their Amazon answers: report them by name.
+            the_round.reports.sort(key=lambda r: r.store)
             the_round.slowest = workers.slowest
             the_round.seconds = time.perf_counter() - started
         _finish_if_done(sized, the_round.id)
     return the_round
 
 
-class round_work:  # noqa: N801 - used as a context manager, like contextlib's
+class _RoundWork:
     """The round to work on, the stores in it, and an engine with a pool for `jobs` threads."""
 
     def __init__(self, engine, *, jobs, round_key, runner):
