@@ -151,9 +151,7 @@ def test_a_runner_killed_mid_round_leaves_its_stores_to_the_next_round(book):
     book.emu.world.generate(3, days=0.01)
     finish(runner(book, "next", "round-2"))
     assert len(runs(book, "round-2")) == STORES
-    assert orders_per_store(book) == Counter(
-        {f"shop-{i:02d}": ORDERS + 3 for i in range(STORES)}
-    )
+    assert orders_per_store(book) == Counter({f"shop-{i:02d}": ORDERS + 3 for i in range(STORES)})
     outcomes = {run.outcome for run in runs(book)}
     assert "running" not in outcomes  # the killed runs were found and marked interrupted
     with db_session(book) as s:
@@ -163,3 +161,21 @@ def test_a_runner_killed_mid_round_leaves_its_stores_to_the_next_round(book):
     assert len(interrupted) == len(killed) and all("interrupted" in e for e in interrupted)
     no_store_synced_twice_at_once(book, killed_at)
     assert stock_discrepancies(book) == {}
+
+
+def test_sigterm_stops_a_round_at_each_store_s_next_safe_point(book):
+    stopped = runner(book, "stopped", "round-1", jobs=4)
+    deadline = time.monotonic() + 120
+    while len(runs(book, "round-1")) < 8 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopped.send_signal(signal.SIGTERM)
+    _, err = stopped.communicate(timeout=60)
+    assert stopped.returncode == 143, err[-500:]
+    assert "Traceback" not in err
+    outcomes = Counter(run.outcome for run in runs(book, "round-1"))
+    assert outcomes["running"] == 0  # every store it had begun was recorded as it ended
+    assert 8 <= sum(outcomes.values()) < STORES  # it stopped mid-round
+
+    finish(runner(book, "next", "round-2"))
+    assert orders_per_store(book) == Counter({f"shop-{i:02d}": ORDERS for i in range(STORES)})
+    no_store_synced_twice_at_once(book)
