@@ -22,6 +22,7 @@ from ordertools.cli import (
     products,
     reconcile,
     runs,
+    serve,
     stores,
     sync,
 )
@@ -51,6 +52,17 @@ def main(ctx: click.Context, db_url: str | None):
     ctx.ensure_object(dict)["db_url"] = db_url
 
 
-for _group in (stores, sync, orders, demo, runs, fulfillment, products, reconcile, notifications):
+for _group in (
+    stores,
+    sync,
+    orders,
+    demo,
+    serve,
+    runs,
+    fulfillment,
+    products,
+    reconcile,
+    notifications,
+):
     for _command in _group.COMMANDS:
         main.add_command(_command)
