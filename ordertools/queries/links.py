@@ -16,14 +16,21 @@ from ordertools.domain.stores import seller_central_url
 
 
 def safe_href(url: str | None) -> str | None:
-    """`url` when it may be clicked, else None."""
+    """`url` when it may be clicked, else None: https, loopback, or the toolkit's own page
+    server (`ordertools serve --host 0.0.0.0` is reached as http://its-host-name:8866/)."""
     if url and (
         url.startswith("https://")
         or url.startswith("http://localhost")
         or url.startswith("http://127.0.0.1")
+        or _on_own_server(url)
     ):
         return url
     return None
+
+
+def _on_own_server(url: str) -> bool:
+    base = os.environ.get(VOILA_URL_ENV, "").strip().rstrip("/")
+    return base.startswith("http://") and url.startswith(base + "/")
 
 
 def anchor(text_html: str, href: str) -> str:

@@ -111,6 +111,17 @@ def test_a_store_template_and_the_voila_address_move_the_local_links(book, monke
     assert "javascript:" not in make(book).recent_orders.snapshot()
 
 
+def test_order_links_open_on_a_server_reached_by_its_host_name(book, monkeypatch):
+    # `ordertools serve --host 0.0.0.0` renders links to http://<host name>:8866/...
+    monkeypatch.setenv(VOILA_URL_ENV, "http://ops-box.internal:8866")
+    table = make(book).recent_orders.snapshot()
+    assert 'href="http://ops-box.internal:8866/voila/render/order.ipynb?store=acme-us' in table
+    with db.session(book) as session:
+        store = session.scalar(select(Store).where(Store.name == STORE))
+        store.local_order_url_template = "http://elsewhere.example/{number}"
+    assert 'href="http://elsewhere.example' not in make(book).recent_orders.snapshot()
+
+
 def test_amazon_text_is_escaped_everywhere(book):
     for store in ("acme-us", "acme-de"):
         board = make(book, store)
