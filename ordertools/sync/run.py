@@ -221,8 +221,8 @@ class _Run:
 
     A store with nothing new (most stores, most rounds of `sync --all`) costs a transaction to
     record the run, one searchOrders call, and a transaction to close the record; the writer's
-    extras (checkpoint thread, page transactions, collector freeze) start with the first page
-    that has orders.
+    extras (page transactions, collector freeze) start with the first page that has orders, the
+    checkpoint thread with the second.
     """
 
     run_of = RunOf()
@@ -320,12 +320,18 @@ class _Run:
             ExitStack() as writing,
         ):
             statistics = None
+            written = 0  # pages with something to write
             for page in pages:
                 if page.orders or page.malformed:
-                    if statistics is None:  # the first page with something to write
-                        writing.enter_context(background_checkpoints(self.engine))
+                    if written == 0:
                         writing.enter_context(_collector_spares_older_objects())
                         statistics = _Statistics(self.engine)
+                    elif written == 1:
+                        # A second page: a sync long enough for the log to grow. One page is
+                        # one commit, not worth a thread and a connection (most stores with
+                        # anything new in a round of sync --all have one page).
+                        writing.enter_context(background_checkpoints(self.engine))
+                    written += 1
                     # A transaction per page, all on the run's one connection (db/writer.py).
                     with Session(connection, expire_on_commit=False) as session, session.begin():
                         store = session.get(Store, self.store_id)
