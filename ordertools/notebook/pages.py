@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ordertools.amazon import regions
 from ordertools.db import Reconciliation, Store, SyncRun
 from ordertools.domain.money import money
 from ordertools.errors import ConfigurationError
@@ -240,9 +241,10 @@ def order_page(
         ("Buyer", e(detail["buyer_name"])),
         ("Buyer email", e(detail["buyer_email"])),
         ("Grand total", e(show.money(_amount(detail["grand_total"]), detail["currency"]))),
-        ("Fulfilled by", e(detail["fulfilled_by"])),
-        ("Marketplace", e(detail["marketplace_id"])),
+        ("Fulfilled by", e(FULFILLED_BY_WORDS.get(detail["fulfilled_by"], detail["fulfilled_by"]))),
+        ("Marketplace", e(_marketplace_words(detail["marketplace_id"]))),
     ]
+    amazon = [(label, value) for label, value in amazon if value]  # FBA orders: no buyer email
     if address:
         amazon.append(("Ship to", "<br>".join(e(line) for line in _address_lines(address))))
     if detail["placed_before_integration"]:
@@ -524,3 +526,12 @@ def shipments(packages: list[dict], show: Display, *, fba: bool = False) -> str:
             for p in packages
         ),
     )
+
+
+# Amazon's fulfillment channel codes, as ops staff say them.
+FULFILLED_BY_WORDS = {"MERCHANT": "Merchant (FBM: you ship)", "AMAZON": "Amazon (FBA)"}
+
+
+def _marketplace_words(marketplace_id: str | None) -> str:
+    market = regions.marketplace(marketplace_id or "")
+    return f"{market.name} ({marketplace_id})" if market else (marketplace_id or "")

@@ -442,6 +442,21 @@ def test_the_order_page_shows_a_view_only_order_and_refuses_an_unknown_one(book)
         order_page_html(board.dash, "999-0000000-0000000")
 
 
+def test_the_order_page_says_amazon_s_codes_in_words_and_leaves_out_empty_rows(book):
+    board = make(book)
+    with db.session(book) as session:
+        records = query_orders(session, stored(book), limit=None)
+    fbm = next(r for r in records if r.fulfilled_by == "MERCHANT")
+    page = order_page_html(board.dash, fbm.order_number)
+    assert "<th>Fulfilled by</th><td>Merchant (FBM: you ship)</td>" in page
+    assert "<th>Marketplace</th><td>Amazon.com (ATVPDKIKX0DER)</td>" in page
+    assert ">MERCHANT<" not in page
+    fba = next(r for r in records if r.fulfilled_by == "AMAZON" and r.status == "Completed")
+    page = order_page_html(board.dash, fba.order_number)
+    assert "<th>Fulfilled by</th><td>Amazon (FBA)</td>" in page
+    assert "<th>Buyer email</th><td></td>" not in page
+
+
 def test_notebook_parameters_come_from_voila_query_string(monkeypatch, tmp_path):
     assert parameters(store="acme-us", order=None) == {"store": "acme-us", "order": None}
     monkeypatch.setenv("QUERY_STRING", "store=acme-de&order=302-1%2B2&other=x")
