@@ -274,6 +274,19 @@ class Quiet(logging.Filter):
         return not any(noise in message for noise in QUIET)
 
 
+def _cull_only_kernels_still_there(manager) -> None:
+    """jupyter_server's culler walks a list of kernel ids taken before its first await; a tab
+    closed meanwhile ends its kernel, and the culler's lookup of that id then fails with a
+    KeyError and a traceback in the log. A kernel that has ended needs no culling."""
+    cull = manager.cull_kernel_if_idle
+
+    async def cull_if_still_there(kernel_id: str) -> None:
+        if kernel_id in manager:  # checked and looked up with no await between
+            await cull(kernel_id)
+
+    manager.cull_kernel_if_idle = cull_if_still_there
+
+
 class DashboardServer(Voila):
     """Voila as `ordertools serve` runs it (the module's docstring says how)."""
 
@@ -335,6 +348,7 @@ class DashboardServer(Voila):
             }
         settings = super().init_settings()
         settings["log_function"] = log_request
+        _cull_only_kernels_still_there(self.kernel_manager)
         if under_hub():  # read now, so that kernels need not inherit the service's Hub token
             self.identity_provider.hub_auth.api_token  # noqa: B018
             os.environ.pop("JUPYTERHUB_API_TOKEN")
