@@ -617,9 +617,11 @@ def test_a_paced_emulator_is_never_pushed_past_its_report_plans(emulator_factory
         assert client.stats[op].requests == 20, op
     assert client.buckets["createReport"].rate == pytest.approx(0.0167 * 600)
     assert client.buckets["getReportDocument"].rate == pytest.approx(0.0167 * 600)
-    # 20 calls each, a burst of 15, then one every 0.1 s: the last five waited for a token.
-    assert creating >= 0.45 and client.stats["createReport"].token_wait >= 0.45
-    assert reading >= 0.45 and client.stats["getReportDocument"].token_wait >= 0.45
+    # 20 calls each, a burst of 15, then one every 0.1 s: the last five took at least 0.5 s
+    # (the client waited for tokens; how long depends on how slow its own calls were, so only
+    # the pace is asserted, with room for the clock's resolution).
+    assert creating >= 0.45 and client.stats["createReport"].token_wait > 0
+    assert reading >= 0.45 and client.stats["getReportDocument"].token_wait > 0
     assert client.stats["getReport"].token_wait == 0  # 1200/s: never waits
 
 
