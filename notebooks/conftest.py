@@ -9,6 +9,7 @@ run to run: `nbval_sanitize.cfg` masks those, and nothing else.
 
 To re-render the reference outputs after a deliberate change:
     python notebooks/conftest.py        (executes the notebooks in place on the same order book)
+    python notebooks/conftest.py stores.ipynb       (just the ones named)
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from ordertools.demo import REFERENCE_AT, REFERENCE_TZ, build_demo_order_book
 
 HERE = Path(__file__).resolve().parent
 SANITIZE = HERE / "nbval_sanitize.cfg"
-NOTEBOOKS = ("store_dashboard.ipynb", "order.ipynb", "sync.ipynb", "reconcile.ipynb")
+NOTEBOOKS = (
+    "stores.ipynb",
+    "store_dashboard.ipynb",
+    "order.ipynb",
+    "sync.ipynb",
+    "reconcile.ipynb",
+)
 
 
 def demo_environment() -> dict[str, str]:
@@ -131,8 +138,8 @@ def pytest_runtest_setup(item):
             item.config.option.nbval_sanitize_with = str(SANITIZE)
 
 
-def render_references() -> None:
-    for name in NOTEBOOKS:
+def render_references(names: tuple[str, ...] = NOTEBOOKS) -> None:
+    for name in names:
         _prepare_kernel_environment(name)
         subprocess.run(
             [
@@ -161,4 +168,4 @@ def _strip_widget_state(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    render_references()
+    render_references(tuple(sys.argv[1:]) or NOTEBOOKS)

@@ -162,6 +162,33 @@ def test_sign_in_refused_then_accepted(served, browser):  # noqa: F811
     context.close()
 
 
+def test_the_root_shows_the_store_cards_and_view_store_opens_a_dashboard(served, browser):  # noqa: F811
+    cli, base, _ = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{base}?token={TOKEN}", timeout=WAIT_MS)
+    cards = page.locator(".ordertools-card")
+    cards.first.wait_for(timeout=WAIT_MS)
+    assert page.url == f"{base}voila/render/stores.ipynb"
+    names = [card.get_attribute("data-store") for card in cards.all()]
+    assert names == ["acme-de", "acme-jp", "acme-uk", "acme-us"]
+    uk = page.locator('.ordertools-card[data-store="acme-uk"]')
+    text = uk.inner_text()
+    assert "Amazon.co.uk (GB)" in text and "Enabled" in text and "succeeded" in text
+    assert re.search(r"Awaiting shipment\s+\d+ orders?", text), text
+    seller = uk.get_by_role("link", name="Seller Central")
+    assert seller.get_attribute("href") == "https://sellercentral.amazon.co.uk/"
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "stores.png"))
+
+    uk.get_by_role("link", name="View Store").click()
+    page.wait_for_url(f"{base}voila/render/store_dashboard.ipynb?store=acme-uk", timeout=WAIT_MS)
+    page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
+    assert page.locator(".ordertools-facts", has_text="acme-uk").count() >= 1
+    page.close(run_before_unload=True)
+    context.close()
+
+
 def test_the_token_is_in_no_command_line_and_no_log(served):
     cli, base, log = served
     # A page that a script loads keeps its kernel until the culler ends it: look at it now.
