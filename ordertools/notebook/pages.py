@@ -242,7 +242,7 @@ def order_page(
         ("Buyer email", e(detail["buyer_email"])),
         ("Grand total", e(show.money(_amount(detail["grand_total"]), detail["currency"]))),
         ("Fulfilled by", e(FULFILLED_BY_WORDS.get(detail["fulfilled_by"], detail["fulfilled_by"]))),
-        ("Marketplace", e(_marketplace_words(detail["marketplace_id"]))),
+        ("Marketplace", e(marketplace_words(detail["marketplace_id"], with_id=True))),
     ]
     amazon = [(label, value) for label, value in amazon if value]  # FBA orders: no buyer email
     if address:
@@ -532,6 +532,10 @@ def shipments(packages: list[dict], show: Display, *, fba: bool = False) -> str:
 FULFILLED_BY_WORDS = {"MERCHANT": "Merchant (FBM: you ship)", "AMAZON": "Amazon (FBA)"}
 
 
-def _marketplace_words(marketplace_id: str | None) -> str:
+def marketplace_words(marketplace_id: str | None, *, with_id: bool = False) -> str:
+    """ "Amazon.co.uk (GB)", or "Amazon.co.uk (A1F83G8C2ARO7P)" `with_id`; the bare id when
+    ordertools does not know the marketplace."""
     market = regions.marketplace(marketplace_id or "")
-    return f"{market.name} ({marketplace_id})" if market else (marketplace_id or "")
+    if market is None:
+        return marketplace_id or ""
+    return f"{market.name} ({marketplace_id if with_id else market.country})"

@@ -22,10 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ordertools import db
-from ordertools.amazon import regions
 from ordertools.domain.stores import list_stores
 from ordertools.notebook.base import Section, html_widget, kernel_engine, parameters
-from ordertools.notebook.pages import CSS, Display, e, facts
+from ordertools.notebook.pages import CSS, Display, e, facts, marketplace_words
 from ordertools.queries.links import link
 from ordertools.queries.store_data import last_sync, store_data
 
@@ -74,11 +73,6 @@ class StoreCard:
     import_enabled: bool
     last_sync: LastSync | None  # None: never synced
     awaiting_shipment: int  # Unshipped and Partially Shipped orders since the integration
-
-
-def marketplace_words(marketplace_id: str) -> str:
-    market = regions.marketplace(marketplace_id)
-    return f"{market.name} ({market.country})" if market else marketplace_id
 
 
 def store_cards(session: Session) -> list[StoreCard]:

@@ -29,8 +29,13 @@ def safe_href(url: str | None) -> str | None:
 
 
 def _on_own_server(url: str) -> bool:
-    base = os.environ.get(VOILA_URL_ENV, "").strip().rstrip("/")
+    base = _voila_base()
     return base.startswith("http://") and url.startswith(base + "/")
+
+
+def _voila_base() -> str:
+    """ORDERTOOLS_VOILA_URL without its trailing slash; "" when unset."""
+    return os.environ.get(VOILA_URL_ENV, "").strip().rstrip("/")
 
 
 def anchor(text_html: str, href: str) -> str:
@@ -57,8 +62,7 @@ ORDER_PAGE_PATH = "/voila/render/order.ipynb?store={store}&order={amazon_order_i
 
 
 def default_local_order_url() -> str:
-    base = os.environ.get(VOILA_URL_ENV, "").strip().rstrip("/") or DEFAULT_VOILA_URL
-    return base + ORDER_PAGE_PATH
+    return (_voila_base() or DEFAULT_VOILA_URL) + ORDER_PAGE_PATH
 
 
 def order_link(store: Store, amazon_order_id: str, local_number: str | None) -> str:
