@@ -13,7 +13,9 @@ from ordertools import fulfillment
 from ordertools.amazon.feeds import CANCEL_REASONS
 from ordertools.cli.context import CONTEXT, fail, order_book
 from ordertools.db import OUTBOX_STATES
+from ordertools.domain.text import table
 from ordertools.errors import ConfigurationError
+from ordertools.fulfillment.outbox import state_words
 
 _store_option = click.option(
     "--store", metavar="NAME", help="The store, when the number is in several stores."
@@ -151,12 +153,20 @@ def outbox_list(ctx, store=None, states=(), fmt="table"):
     if not entries:
         click.echo("the outbox is empty")
         return
-    for e in entries:
-        error = f"  {e['last_error']}" if e["last_error"] else ""
-        click.echo(
-            f"{e['id']:>6}  {e['store']:<12} {e['order_number']:<20} {e['kind']:<7} "
-            f"{e['state']:<10} attempts {e['attempts']}{error}"
+    rows = [
+        (
+            e["id"],
+            e["store"],
+            e["order_number"],
+            e["kind"],
+            state_words(e["state"]),
+            e["attempts"],
+            e["last_error"] or "",
         )
+        for e in entries
+    ]
+    headings = ("ID", "Store", "Order", "Change", "State", "Attempts", "Last error")
+    click.echo(table(headings, rows, numeric=(0, 5)))
 
 
 @outbox.command("retry", context_settings=CONTEXT)

@@ -11,8 +11,10 @@ import click
 
 from ordertools import db
 from ordertools.cli.context import CONTEXT, instant, order_book
-from ordertools.domain import stores
-from ordertools.domain.statuses import parse_status_filter
+from ordertools.domain import stores, text
+from ordertools.domain.instants import when
+from ordertools.domain.statuses import FULFILLED_BY_WORDS, parse_status_filter
+from ordertools.domain.text import clean
 from ordertools.errors import ConfigurationError
 from ordertools.queries.filters import OrderFilters
 
@@ -163,31 +165,51 @@ def show(ctx, name, order_number, fmt):
     if fmt == "json":
         click.echo(json.dumps(detail, indent=2, ensure_ascii=False))
         return
-    total = f"{detail['grand_total']} {detail['currency']}" if detail["grand_total"] else "-"
+    click.echo(_story(detail))
+
+
+def _story(detail: dict) -> str:
+    """`show`'s text: money and dates as `orders` prints them, Amazon's codes in words, and
+    Amazon's text made harmless (`text.clean`)."""
+    from ordertools.domain.money import money  # Babel, as in `orders`: loaded when used
+
+    total = (
+        money(Decimal(detail["grand_total"]), detail["currency"]) if detail["grand_total"] else ""
+    )
+    local = detail["local_order_number"] or "none"
+    if detail["local_order_status"]:
+        local += f" ({detail['local_order_status']})"
+    fulfilled = detail["fulfilled_by"]
     lines = [
-        f"Amazon order {detail['order_number']}  ({detail['status']})",
-        f"  purchased   {detail['purchase_date'] or '-'}",
-        f"  buyer       {detail['buyer_name'] or '-'}",
-        f"  total       {total}",
-        f"  fulfilled   {detail['fulfilled_by'] or '-'}",
-        f"  local order {detail['local_order_number'] or '-'}"
-        + (f" ({detail['local_order_status']})" if detail["local_order_status"] else ""),
-        f"  notes       {detail['notes'] or '-'}",
-        f"  link        {detail['link']}",
-        "  items",
+        clean(f"Amazon order {detail['order_number']} ({detail['status']})"),
+        text.facts(
+            [
+                ("Purchase date", _when(detail["purchase_date"]) or "-"),
+                ("Buyer", detail["buyer_name"] or "-"),
+                ("Grand total", total or "-"),
+                ("Fulfilled by", FULFILLED_BY_WORDS.get(fulfilled, fulfilled) or "-"),
+                ("Local order", local),
+                ("Notes", detail["notes"] or "-"),
+                ("Link", detail["link"]),
+            ]
+        ),
+        "  Items",
         *(
-            f"    {i['quantity_ordered']} x {i['sku'] or '-'}  {i['title'] or ''}"
+            clean(f"    {i['quantity_ordered']} x {i['sku'] or '-'}  {i['title'] or ''}").rstrip()
             for i in detail["items"]
         ),
-        "  stock",
-        *_stock_lines(detail),
-        "  history",
+        "  Stock",
+        *(clean(line) for line in _stock_lines(detail)),
+        "  Status history",
         *(
-            f"    {h['observed_at']}  {h['status_word']:<18} {h['action']:<9} {h['note'] or ''}"
+            clean(
+                f"    {_when(h['observed_at'])}  {h['status_word']:<18} {h['action']:<9} "
+                f"{h['note'] or ''}"
+            ).rstrip()
             for h in detail["history"]
         ),
     ]
-    click.echo("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _stock_lines(detail: dict) -> list[str]:
@@ -205,17 +227,17 @@ def _stock_lines(detail: dict) -> list[str]:
         lines.append(f"    {item['sku'] or '-'}  {now}")
     for hold in detail["stock"]:
         if not hold["open"]:
-            released = _seconds(hold["released_at"])
             lines.append(
-                f"    released {hold['quantity']} x {hold['sku']} at {released}"
+                f"    released {hold['quantity']} x {hold['sku']} at {_when(hold['released_at'])}"
                 f": {hold['release_reason'] or '-'}"
-                f" (held since {_seconds(hold['since'])}: {hold['reason'] or '-'})"
+                f" (held since {_when(hold['since'])}: {hold['reason'] or '-'})"
             )
     return lines or ["    -"]
 
 
-def _seconds(moment: str) -> str:
-    return datetime.fromisoformat(moment).isoformat(timespec="seconds")
+def _when(moment: str | None) -> str:
+    """An ISO 8601 instant from `order_detail` as `orders` shows dates: 2026-12-02 17:08 UTC."""
+    return when(datetime.fromisoformat(moment)) if moment else ""
 
 
 COMMANDS = (orders, show)

@@ -16,7 +16,7 @@ import click
 
 from ordertools import db
 from ordertools.cli.context import CONTEXT, fail, order_book
-from ordertools.domain import catalog
+from ordertools.domain import catalog, text
 from ordertools.queries.stock import StockLevel, stock_levels
 
 # A file with every row wrong would print every row; past this many, the rest are counted.
@@ -161,26 +161,15 @@ _NUMERIC = (False, False, True, True, True, True, False)
 
 def _table(levels: list[StockLevel]) -> str:
     """Text left-aligned, numbers right-aligned; unmanaged stock shows as "-"."""
-    rows = [_cells(level) for level in levels]
-    widths = [
-        max(len(heading), *(len(row[i]) for row in rows)) for i, heading in enumerate(_HEADINGS)
-    ]
-    lines = []
-    for row in [_HEADINGS, *rows]:
-        cells = [
-            cell.rjust(width) if numeric else cell.ljust(width)
-            for cell, width, numeric in zip(row, widths, _NUMERIC, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    numeric = [i for i, is_number in enumerate(_NUMERIC) if is_number]
+    return text.table(_HEADINGS, (_cells(level) for level in levels), numeric=numeric)
 
 
 def _cells(level: StockLevel) -> tuple[str, ...]:
-    name = level.name if len(level.name) <= _NAME_WIDTH else level.name[: _NAME_WIDTH - 1] + "…"
     managed = level.manage_stock
     return (
         level.sku,
-        name,
+        text.shorten(text.clean(level.name), _NAME_WIDTH),  # wide characters count two columns
         str(level.on_hand) if managed else "-",
         str(level.reserved),
         str(level.available) if managed else "-",

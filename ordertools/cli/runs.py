@@ -20,6 +20,8 @@ import click
 
 from ordertools import db
 from ordertools.cli.context import CONTEXT, order_book
+from ordertools.domain.instants import when
+from ordertools.domain.text import table
 from ordertools.errors import OrdertoolsError
 from ordertools.runs.archive import (
     ARCHIVE_ENV,
@@ -167,12 +169,20 @@ def runs_list(ctx, store, limit, fmt):
     elif not found:
         click.echo("No runs yet: try `ordertools run sync -p store all`.")
     else:
-        for r in found:
-            click.echo(
-                f"{r.id:>5}  {r.started_at:%Y-%m-%d %H:%M:%S}Z  {r.notebook:<18} "
-                f"{(r.store or '-'):<14} {r.outcome:<8} {r.output_path}"
-                + (f"\n       {r.error}" if r.error else "")
+        rows = [
+            (
+                r.id,
+                when(r.started_at),
+                r.notebook,
+                r.store or "-",
+                r.outcome,
+                r.output_path or "",
+                r.error or "",
             )
+            for r in found
+        ]
+        headings = ("ID", "Started", "Notebook", "Store", "Outcome", "Output", "Error")
+        click.echo(table(headings, rows, numeric=(0,)))
 
 
 # -- schedules -----------------------------------------------------------------------------------

@@ -7,9 +7,13 @@ import json
 import click
 
 from ordertools import db
+from ordertools.amazon import regions
 from ordertools.cli.context import CONTEXT, instant, order_book
 from ordertools.domain import stores
+from ordertools.domain.instants import when
 from ordertools.domain.rules import RESERVE_QUANTITY_NEW_ORDERS_ONLY
+from ordertools.domain.text import facts, table
+from ordertools.queries.store_data import last_sync
 
 
 @click.group(context_settings=CONTEXT)
@@ -105,23 +109,46 @@ def _store_json(s) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 def store_list(ctx, fmt):
-    """List the stores, their Order Settings and how far each is synced.
+    """List the stores: marketplace, Import Amazon Orders, and when each last synced.
+
+    `--format json` gives every Order Setting and the sync cursor, for scripts.
 
     \b
     Example:
       ordertools store list --format json
     """
     with db.session(order_book(ctx)) as session:
-        rows = [_store_json(s) for s in stores.list_stores(session)]
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    elif not rows:
+        found = stores.list_stores(session)
+        if fmt == "json":
+            click.echo(json.dumps([_store_json(s) for s in found], indent=2))
+            return
+        rows = [
+            (
+                s.name,
+                _marketplace(s.marketplace_id),
+                stores.setting_words("import_enabled", s.import_enabled)[1],
+                _synced(last_sync(session, s)),
+            )
+            for s in found
+        ]
+    if not rows:
         click.echo("No stores yet: add one with `ordertools store add` or try `ordertools demo`.")
-    else:
-        for r in rows:
-            state = "import enabled" if r["import_enabled"] else "import disabled"
-            synced = r["cursor"] or "never synced"
-            click.echo(f"{r['name']:<20} {r['marketplace_id']:<15} {state:<16} synced to {synced}")
+        return
+    click.echo(table(("Store", "Marketplace", "Import Amazon Orders", "Last sync"), rows))
+
+
+def _marketplace(marketplace_id: str) -> str:
+    """ "Amazon.de (A1PA6795UKMFR9)"; the bare id for a marketplace ordertools does not know."""
+    market = regions.marketplace(marketplace_id)
+    return f"{market.name} ({marketplace_id})" if market else marketplace_id
+
+
+def _synced(run) -> str:
+    """When the last sync started, "2026-12-02 17:08 UTC", and its outcome unless it succeeded."""
+    if run is None:
+        return "not synced yet"
+    outcome = "" if run.outcome == "success" else f" ({run.outcome})"
+    return when(run.started_at) + outcome
 
 
 @store.command("remove", context_settings=CONTEXT)
@@ -175,14 +202,14 @@ def settings(
     with db.session(order_book(ctx)) as session:
         current = stores.update_settings(session, name, **changes)
         data = _store_json(current)
-    for key in (
-        "import_enabled",
-        "customer_creation",
-        "order_number_source",
-        "reserve_quantity",
-        "new_order_status",
-    ):
-        click.echo(f"{key:<20} {data[key]}")
+    if changes:
+        said = "; ".join(
+            "{} is now {}".format(*stores.setting_words(key, value))
+            for key, value in changes.items()
+        )
+        click.echo(f"Saved: {said}.")
+    click.echo(f"Order Settings of {current.name}:")
+    click.echo(facts(stores.setting_words(key, data[key]) for key in stores.SETTING_WORDS))
     if "reserve_quantity" in changes:
         click.echo(RESERVE_QUANTITY_NEW_ORDERS_ONLY)
 

@@ -28,3 +28,9 @@ def parse_instant(value: str, what: str) -> datetime:
 def utc(moment: datetime) -> datetime:
     """An instant in UTC; a naive one (SQLite hands some back so) is taken to be UTC already."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def when(moment: datetime | None) -> str:
+    """An instant the way every listing shows it, in UTC to the minute: "2026-12-02 17:08 UTC"
+    ("" for none)."""
+    return utc(moment).strftime("%Y-%m-%d %H:%M UTC") if moment else ""

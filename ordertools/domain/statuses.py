@@ -51,6 +51,9 @@ HIDDEN_FROM_RECENT_ORDERS = frozenset(
     {FulfillmentStatus.PENDING.value, FulfillmentStatus.PENDING_AVAILABILITY.value}
 )
 
+# Amazon's fulfillment channel codes, as ops staff say them (the CLI's `show`, the order page).
+FULFILLED_BY_WORDS = {"MERCHANT": "Merchant (FBM: you ship)", "AMAZON": "Amazon (FBA)"}
+
 _SHIPPED = FulfillmentStatus.SHIPPED.value
 NO_STATUS = "Unknown"  # shown when Amazon sent no status at all
 

@@ -29,6 +29,28 @@ SETTING_CHOICES = {
 }
 STATUS_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
+# The Order Settings as people read them, in the store dashboard's words: name -> (label,
+# {value: word}); the free-text status reads as typed.
+SETTING_WORDS: dict[str, tuple[str, dict | None]] = {
+    "import_enabled": ("Import Amazon Orders", {True: "Enabled", False: "Disabled"}),
+    "customer_creation": (
+        "Customer creation",
+        {"guest": "Guest orders", "create": "Create customer accounts"},
+    ),
+    "order_number_source": (
+        "Order number",
+        {"local": "Local numbers", "amazon": "Amazon's order number"},
+    ),
+    "reserve_quantity": ("Reserve quantity", {True: "Yes", False: "No"}),
+    "new_order_status": ("Status for new imports", None),
+}
+
+
+def setting_words(name: str, value) -> tuple[str, str]:
+    """One Order Setting as (label, value) in words: ("Customer creation", "Guest orders")."""
+    label, words = SETTING_WORDS[name]
+    return label, str(words.get(value, value) if words else value)
+
 
 def get_store(session: Session, name: str) -> Store:
     store = session.scalar(select(Store).where(Store.name == name))

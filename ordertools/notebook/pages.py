@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ordertools.amazon import regions
 from ordertools.db import Reconciliation, Store, SyncRun
 from ordertools.domain.money import money
+from ordertools.domain.statuses import FULFILLED_BY_WORDS
 from ordertools.errors import ConfigurationError
 from ordertools.fulfillment.outbox import state_words
 from ordertools.queries.exports import render_html
@@ -526,10 +527,6 @@ def shipments(packages: list[dict], show: Display, *, fba: bool = False) -> str:
             for p in packages
         ),
     )
-
-
-# Amazon's fulfillment channel codes, as ops staff say them.
-FULFILLED_BY_WORDS = {"MERCHANT": "Merchant (FBM: you ship)", "AMAZON": "Amazon (FBA)"}
 
 
 def marketplace_words(marketplace_id: str | None, *, with_id: bool = False) -> str:

@@ -15,7 +15,9 @@ from datetime import datetime
 
 import pandas as pd
 
+from ordertools.domain.instants import when
 from ordertools.domain.money import money
+from ordertools.domain.text import table
 from ordertools.queries.links import link
 from ordertools.queries.orders import OrderRecord
 
@@ -42,20 +44,30 @@ def _frame(records: Sequence[OrderRecord], columns: Sequence[str]) -> pd.DataFra
     return frame
 
 
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+# Right-aligned in the text table, so amounts end at the same column; the rest is left-aligned.
+NUMERIC_COLUMNS = frozenset({"grand_total"})
+
+
+def _cell(record: OrderRecord, data: dict, column: str) -> str:
+    if column == "grand_total":
+        return money(record.grand_total, record.currency)
+    if column == "purchase_date":
+        return when(record.purchase_date)
+    value = data.get(column)
+    return "" if value is None else str(value)
 
 
 def render_table(records: Sequence[OrderRecord], columns: Sequence[str]) -> str:
+    """The terminal table: text columns left-aligned, Grand Total right-aligned, wide (CJK)
+    characters counted as two columns, Amazon's control characters made harmless."""
     if not records:
         return "No orders match."
-    frame = _frame(records, columns)
-    if "grand_total" in columns:
-        frame["grand_total"] = [money(r.grand_total, r.currency) for r in records]
-    if "purchase_date" in columns:
-        frame["purchase_date"] = [when(r.purchase_date) for r in records]
-    frame = frame[list(columns)].fillna("").rename(columns=HEADINGS)
-    return frame.to_string(index=False)
+    rows = []
+    for record in records:
+        data = record.to_json()
+        rows.append([_cell(record, data, column) for column in columns])
+    numeric = [i for i, column in enumerate(columns) if column in NUMERIC_COLUMNS]
+    return table([HEADINGS.get(c, c) for c in columns], rows, numeric=numeric)
 
 
 def render_json(records: Sequence[OrderRecord]) -> str:

@@ -235,7 +235,10 @@ def test_store_add_and_list(db_url):
     assert us["region"] == "na" and us["endpoint"] == "https://sellingpartnerapi-na.amazon.com"
     assert us["api_lag_seconds"] == 120
     table = ok(db_url, "store", "list").stdout
-    assert "acme-de" in table and "acme-us" in table and "never synced" in table
+    assert "acme-de" in table and "acme-us" in table
+    assert re.search(
+        r"^acme-de +Amazon\.de \(A1PA6795UKMFR9\) +Enabled +not synced yet$", table, re.M
+    )
     assert "Store acme-us removed" in ok(db_url, "store", "remove", "acme-us", "--yes").stdout
     assert list(stores_json(db_url)) == ["acme-de"]
 
@@ -283,7 +286,7 @@ def test_refresh_token_env_refuses_a_token_without_echoing_it(sqlite_url):
 def test_settings_change_the_database(db_url):
     ok(db_url, "store", "add", "acme", "--marketplace", "ATVPDKIKX0DER")
     shown = ok(db_url, "settings", "acme").stdout
-    assert re.search(r"import_enabled\s+True", shown)
+    assert re.search(r"^  Import Amazon Orders: +Enabled$", shown, re.M)
     ok(
         db_url,
         "settings",
@@ -931,7 +934,7 @@ def test_show_prints_what_each_item_holds_and_the_released_holds(shop, db_url):
     shop.later()
     shop.sync()
     table = ok(db_url, "show", shop.name, order).stdout
-    stock = table.split("\n  stock\n", 1)[1].split("\n  history\n", 1)[0].splitlines()
+    stock = table.split("\n  Stock\n", 1)[1].split("\n  Status history\n", 1)[0].splitlines()
     assert stock == [
         f"    {MUG}  holds 2 (Held while Amazon verifies payment (Pending))",
         f"    {TEA}  nothing held: not in the catalog",
@@ -949,13 +952,13 @@ def test_show_prints_what_each_item_holds_and_the_released_holds(shop, db_url):
     shop.sync()
     number = shop.local(order).number
     table = ok(db_url, "show", shop.name, number).stdout
-    stock = table.split("\n  stock\n", 1)[1].split("\n  history\n", 1)[0].splitlines()
+    stock = table.split("\n  Stock\n", 1)[1].split("\n  Status history\n", 1)[0].splitlines()
     assert stock[:2] == [
         f"    {MUG}  nothing held: Local order {number} is canceled",
         f"    {TEA}  nothing held: Local order {number} is canceled",
     ]
     (released,) = stock[2:]
-    instant = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+    instant = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"  # as `orders` shows dates
     assert re.fullmatch(
         rf"    released 2 x {MUG} at {instant}: Local order {number} is canceled "
         rf"\(held since {instant}: Held while Amazon verifies payment \(Pending\)\)",
