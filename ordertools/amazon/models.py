@@ -103,10 +103,19 @@ class OrderProceeds(_Model):
     grand_total: Money | None = None
 
 
+class DateTimeRange(_Model):
+    # Text, not AwareDatetime: a window is advice for the ops team, and an unreadable one must
+    # not make the whole order malformed. `AmazonOrder.ship_by` reads it.
+    earliest_date_time: str | None = None
+    latest_date_time: str | None = None
+
+
 class OrderFulfillment(_Model):
     fulfillment_status: str
     fulfilled_by: str | None = None
     fulfillment_service_level: str | None = None
+    ship_by_window: DateTimeRange | None = None
+    deliver_by_window: DateTimeRange | None = None
 
 
 class ItemPrice(_Model):
@@ -208,6 +217,13 @@ class AmazonOrder(_Model):
     def fulfilled_by(self) -> str | None:
         """Who ships: "AMAZON" (FBA/AFN), "MERCHANT" (FBM/MFN), or None when Amazon did not say."""
         return self.fulfillment.fulfilled_by if self.fulfillment else None
+
+    @property
+    def ship_by(self) -> datetime | None:
+        """The latest moment Amazon promised the order ships by (its shipByWindow's end), in
+        UTC; None when Amazon sent none or one that is not an ISO 8601 instant."""
+        window = self.fulfillment.ship_by_window if self.fulfillment else None
+        return _instant(window.latest_date_time) if window else None
 
     @property
     def is_fba(self) -> bool:
@@ -335,3 +351,14 @@ def utc_iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware one (UTC)")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(text: str | None) -> datetime | None:
+    """An ISO 8601 instant with its offset ("Z" or +hh:mm), in UTC; None for anything else."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None

@@ -73,6 +73,12 @@ def _decimal(value: str | None, option: str) -> Decimal | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of the terminal (required for xlsx).",
 )
+@click.option(
+    "--due-within",
+    metavar="DURATION",
+    help="Instead: the orders to ship whose ship-by date has passed or falls within DURATION "
+    "(e.g. 12h, 90m, 2d), soonest first.",
+)
 @click.pass_context
 def orders(
     ctx,
@@ -88,13 +94,24 @@ def orders(
     columns,
     fmt,
     output,
+    due_within,
 ):
     """Recent Orders (newest first, Pending hidden until verified), with filters.
 
     \b
     Example:
       ordertools orders acme --status unshipped --from 2026-11-01 --format csv --output out.csv
+      ordertools orders acme --due-within 12h
     """
+    if due_within is not None:
+        filtered = [statuses, from_, to, buyer, order_number, min_total, max_total, columns]
+        if any(filtered) or output is not None or fmt not in ("table", "json"):
+            raise ConfigurationError(
+                "--due-within lists the orders to ship by their ship-by date: use it alone "
+                "(with --limit, --format table or json)"
+            )
+        _due(ctx, name, due_within, limit, fmt)
+        return
     # The listing's money formats (Babel) and exports (pandas) load only when orders print.
     from ordertools.queries import exports
     from ordertools.queries.orders import query_orders
@@ -142,6 +159,64 @@ def orders(
             f"cannot write {output} ({exc.strerror or exc}): choose another --output"
         ) from None
     click.echo(f"Wrote {len(records)} orders to {output}", err=True)
+
+
+def _due(ctx, name: str, within: str, limit: int, fmt: str) -> None:
+    """`orders --due-within`: the shipping queue's overdue and due-soon orders."""
+    from datetime import UTC, datetime
+
+    from ordertools.domain import ship_by
+    from ordertools.domain.money import money
+    from ordertools.fulfillment.awaiting import awaiting_shipment
+
+    try:
+        horizon = ship_by.parse_horizon(within)
+    except ValueError as exc:
+        raise ConfigurationError(f"--due-within: {exc}") from None
+    now = datetime.now(UTC)
+    with db.session(order_book(ctx)) as session:
+        store = stores.get_store(session, name)
+        due = awaiting_shipment(session, store, limit=limit, due_before=now + horizon)
+    if fmt == "json":
+        click.echo(json.dumps([_due_json(o, now, horizon) for o in due], indent=2))
+        return
+    if not due:
+        click.echo(
+            f"No order of {name} is overdue or due to ship within "
+            f"{ship_by.horizon_words(horizon)}."
+        )
+        return
+    rows = [
+        [
+            when(o.ship_by),
+            ship_by.in_words(o.ship_by, now, horizon),
+            o.order_number,
+            o.local_number,
+            o.buyer_name or "",
+            o.status,
+            money(o.grand_total, o.currency),
+        ]
+        for o in due
+    ]
+    headings = ["Ship By", "Late", "Order Number", "Local Order", "Buyer's Name", "Status",
+                "Grand Total"]  # fmt: skip
+    click.echo(text.table(headings, rows, numeric=[6]))
+
+
+def _due_json(order, now, horizon) -> dict:
+    from ordertools.domain import ship_by
+    from ordertools.domain.money import money_string
+
+    return {
+        "order_number": order.order_number,
+        "local_order_number": order.local_number,
+        "ship_by": order.ship_by.isoformat() if order.ship_by else None,
+        "urgency": getattr(ship_by.urgency(order.ship_by, now, horizon), "value", None),
+        "buyer_name": order.buyer_name,
+        "status": order.status,
+        "grand_total": money_string(order.grand_total, order.currency),
+        "currency": order.currency,
+    }
 
 
 @click.command(context_settings=CONTEXT)

@@ -166,6 +166,8 @@ class AmazonOrderRow(Base):
     marketplace_id: Mapped[str | None] = mapped_column(String(20))
     purchase_date: Mapped[datetime | None]  # createdTime
     last_updated: Mapped[datetime | None]  # lastUpdatedTime
+    # fulfillment.shipByWindow.latestDateTime: shipped later, it counts against account health.
+    ship_by: Mapped[datetime | None]
     buyer_name: Mapped[str | None] = mapped_column(String(255))
     buyer_email: Mapped[str | None] = mapped_column(String(255))
     grand_total: Mapped[Decimal | None]

@@ -26,7 +26,10 @@ class AwaitingShipment(Section):
         self.on_change = on_change or self.refresh  # the dashboard passes its own refresh
         self.orders = []
         self.table = widgets.HTML()
-        self.choose = widgets.Dropdown(description="Order", style=WIDE)
+        # As wide as its longest choice (order number and buyer), not cut at ipywidgets' 300px.
+        self.choose = widgets.Dropdown(
+            description="Order", style=WIDE, layout=widgets.Layout(width="max-content")
+        )
         self.actions_box = widgets.VBox()
         self.actions: OrderActions | None = None
         self.message = widgets.HTML()  # survives the refresh after an action
@@ -48,7 +51,8 @@ class AwaitingShipment(Section):
     def refresh(self) -> None:
         with self.dash.session() as session:
             self.orders = awaiting_shipment(session, self.dash.store(session))
-        self.table.value = CSS + pages.awaiting_table(self.orders, self.dash.show)
+        now = self.dash.clock()
+        self.table.value = CSS + pages.awaiting_table(self.orders, self.dash.show, now)
         entries = list_outbox(self.dash.engine, self.dash.store_name, limit=RECENT_OUTBOX)
         self.outbox.value = pages.outbox(entries, self.dash.show)
         chosen = self.choose.value

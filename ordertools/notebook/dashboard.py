@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from ordertools.domain.stores import update_settings
 from ordertools.errors import OrdertoolsError
+from ordertools.fulfillment.awaiting import ship_by_counts
 from ordertools.notebook import pages
 from ordertools.notebook.all_orders import AllOrders
 from ordertools.notebook.awaiting import AwaitingShipment
@@ -199,8 +200,10 @@ class StoreDataSection(Section):
 
     def refresh(self) -> None:
         with self.dash.session() as session:
-            data = store_data(session, self.dash.store(session))
-        self.body.value = CSS + pages.store_data(data, self.dash.show)
+            store = self.dash.store(session)
+            data = store_data(session, store)
+            late = ship_by_counts(session, store, self.dash.clock())
+        self.body.value = CSS + pages.store_data(data, self.dash.show, late)
 
     def snapshot(self) -> str:
         return self.body.value.removeprefix(CSS)

@@ -35,7 +35,8 @@ def order_page_parts(session, dash: Dashboard, order: str):
     if detail["local_order"] is not None:  # shipments and what was sent to Amazon
         local = fulfillment.find_local_order(session, detail["order_number"], store.name)
         activity = fulfillment.order_activity(session, local)
-    return pages.order_page(detail, address, dash.show, seller_central, activity), local
+    page = pages.order_page(detail, address, dash.show, seller_central, activity, dash.clock())
+    return page, local
 
 
 def order_page(store: str, order: str, time_zone: str | None = None):

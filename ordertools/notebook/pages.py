@@ -13,12 +13,13 @@ import html
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ordertools.amazon import regions
 from ordertools.db import Reconciliation, Store, SyncRun
+from ordertools.domain import ship_by as ship_by_rules
 from ordertools.domain.money import money
 from ordertools.domain.statuses import FULFILLED_BY_WORDS
 from ordertools.errors import ConfigurationError
@@ -40,6 +41,14 @@ CSS = """<style>
 .ordertools-oversold {color: #b00; font-weight: bold;}
 .ordertools-stock td, .ordertools-stock th {line-height: 1.5;}
 .ordertools-nowrap {white-space: nowrap;}
+/* All Orders opens an imported order's page in place with a button: it reads as the link
+   it acts like, the same blue as Recent Orders' order numbers. */
+.ordertools-order-button.jupyter-button, .ordertools-order-button {background: none;
+  color: #0066c0; text-decoration: underline; box-shadow: none; padding: 0; height: auto;}
+.ordertools-overdue, .ordertools-due {display: inline-block; padding: 0 6px; border-radius: 3px;
+  font-weight: bold; white-space: nowrap;}
+.ordertools-overdue {background: #b00; color: #fff;}
+.ordertools-due {background: #f0c36d; color: #3a2a00;}
 </style>"""
 
 
@@ -169,16 +178,48 @@ def _reconciled(store: Store, run: Reconciliation | None, show: Display) -> str:
     return f"{show.wall_clock(run.started_at)}: {e(run.outcome)}, {e(window)}; {e(said)}"
 
 
-def store_data(data, show: Display) -> str:
+def store_data(data, show: Display, ship_by=None) -> str:
+    """Store Data; with `ship_by` (`ShipByCounts`), the orders to ship that are late or due."""
     sales = ", ".join(show.money(total, cur) for cur, total in data.lifetime_sales.items())
     counts = ", ".join(f"{e(word)}: {n}" for word, n in data.by_status.items())
-    return facts(
-        [
-            ("Lifetime sales", e(sales or "none yet")),
-            ("Awaiting shipment", f"{data.awaiting_shipment} orders"),
-            ("Orders by status", counts or "none yet"),
-        ]
-    )
+    rows = [
+        ("Lifetime sales", e(sales or "none yet")),
+        ("Awaiting shipment", f"{data.awaiting_shipment} orders"),
+    ]
+    if ship_by is not None:
+        rows.append(("Ship-by dates", ship_by_summary(ship_by)))
+    rows.append(("Orders by status", counts or "none yet"))
+    return facts(rows)
+
+
+def ship_by_summary(counts, *, hint: bool = True) -> str:
+    """"2 overdue, 1 due within 24 h" with the badges the shipping queue uses; or all on time.
+    `hint`: point to the section that lists them (on the dashboard, not on a store card)."""
+    within = ship_by_rules.horizon_words(counts.horizon)
+    if not counts.overdue and not counts.due:
+        return e(f"none overdue, none due within {within}")
+    parts = []
+    if counts.overdue:
+        parts.append(f'<span class="ordertools-overdue">{counts.overdue} overdue</span>')
+    if counts.due:
+        parts.append(f'<span class="ordertools-due">{counts.due} due within {e(within)}</span>')
+    return " ".join(parts) + (" (see Orders awaiting shipment)" if hint else "")
+
+
+def ship_by_cell(
+    moment: datetime | None, show: Display, now: datetime, horizon: timedelta
+) -> str:
+    """An order's ship-by date, marked Overdue or Due in … when it is."""
+    if moment is None:
+        return '<span class="ordertools-muted">not given</span>'
+    date = _nowrap(show.date(moment))
+    match ship_by_rules.urgency(moment, now, horizon):
+        case ship_by_rules.Urgency.OVERDUE:
+            return f'{date} <span class="ordertools-overdue">Overdue</span>'
+        case ship_by_rules.Urgency.DUE:
+            words = ship_by_rules.duration_words(moment - now)
+            return f'{date} <span class="ordertools-due">Due in {e(words)}</span>'
+    return date
 
 
 def revenue_chart(frame, show: Display, *, width: int = 640, height: int = 160) -> str:
@@ -223,15 +264,26 @@ def active_filters(filters) -> str:
     return "Active filters: " + "; ".join(f"<b>{e(k)}</b> {e(v)}" for k, v in shown.items())
 
 
+def _order_ship_by(detail: dict, show: Display, now: datetime | None) -> str:
+    moment = _parse(detail.get("ship_by"))
+    if moment is None:
+        return ""
+    if detail["status"] not in ("Unshipped", "Partially Shipped"):  # shipped or closed: a fact
+        return e(show.date(moment))
+    return ship_by_cell(moment, show, now or datetime.now(show.tz), ship_by_rules.DEFAULT_HORIZON)
+
+
 def order_page(
     detail: dict,
     address: dict | None,
     show: Display,
     seller_central: str,
     activity: dict | None = None,
+    now: datetime | None = None,
 ) -> str:
     """The order page: Amazon's order as received, the local order (with its comments, and
-    `activity`'s shipments and outbox entries), the ledger and the notes."""
+    `activity`'s shipments and outbox entries), the ledger and the notes. Its ship-by date is
+    marked Overdue or Due in … (against `now`) while the order still waits to be shipped."""
     number = e(detail["order_number"])
     if safe_href(seller_central):
         number = anchor(number, seller_central) + " (Seller Central)"
@@ -239,6 +291,7 @@ def order_page(
         ("Amazon order", number),
         ("Status", e(detail["status"])),
         ("Purchase date", e(show.date(_parse(detail["purchase_date"])))),
+        ("Ship by", _order_ship_by(detail, show, now)),
         ("Buyer", e(detail["buyer_name"])),
         ("Buyer email", e(detail["buyer_email"])),
         ("Grand total", e(show.money(_amount(detail["grand_total"]), detail["currency"]))),
@@ -273,6 +326,11 @@ def _address_lines(address: dict) -> list[str]:
     keys = ("name", "companyName", "addressLine1", "addressLine2", "addressLine3")
     lines = [str(address[k]) for k in keys if address.get(k)]
     return [*lines, place, str(address.get("countryCode") or "")]
+
+
+def _nowrap(text: str) -> str:
+    """Escaped text kept on one line (dates, order numbers, money: a break misleads)."""
+    return f'<span class="ordertools-nowrap">{e(text)}</span>'
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -470,20 +528,28 @@ def outbox_state(state: str | None, error: str | None = None) -> str:
     return text + (f": {e(error)}" if error else "")
 
 
-def awaiting_table(orders, show: Display) -> str:
-    """Orders awaiting shipment (`awaiting.AwaitingOrder`s), oldest first."""
+def awaiting_table(
+    orders,
+    show: Display,
+    now: datetime | None = None,
+    horizon: timedelta = ship_by_rules.DEFAULT_HORIZON,
+) -> str:
+    """Orders awaiting shipment (`awaiting.AwaitingOrder`s) as given (soonest ship-by first),
+    each ship-by date marked when it passed or falls within `horizon` of `now`."""
     if not orders:
         return '<p class="ordertools-muted">No orders are waiting to be shipped.</p>'
+    now = now or datetime.now(show.tz)
     return _table(
-        ("Purchase Date", "Order Number", "Local Order", "Buyer's Name", "Grand Total",
-         "Status", "To ship", "Sent to Amazon"),
+        ("Ship By", "Purchase Date", "Order Number", "Local Order", "Buyer's Name",
+         "Grand Total", "Status", "To ship", "Sent to Amazon"),
         (
             (
-                e(show.date(o.purchase_date)),
-                e(o.order_number),
+                ship_by_cell(o.ship_by, show, now, horizon),
+                _nowrap(show.date(o.purchase_date)),
+                _nowrap(o.order_number),
                 e(o.local_number),
                 e(o.buyer_name),
-                e(show.money(o.grand_total, o.currency)),
+                _nowrap(show.money(o.grand_total, o.currency)),
                 e(o.status),
                 e(", ".join(f"{n} × {sku}" for sku, n in o.to_ship)),
                 outbox_state(o.outbox_state, o.outbox_error),

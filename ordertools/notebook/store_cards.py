@@ -14,7 +14,7 @@ in the same tab, as moving from page to page does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import ipywidgets as widgets
@@ -22,9 +22,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ordertools import db
+from ordertools.domain.ship_by import ShipByCounts
 from ordertools.domain.stores import list_stores
+from ordertools.fulfillment.awaiting import ship_by_counts
 from ordertools.notebook.base import Section, html_widget, kernel_engine, parameters
-from ordertools.notebook.pages import CSS, Display, e, facts, marketplace_words
+from ordertools.notebook.pages import (
+    CSS,
+    Display,
+    e,
+    facts,
+    marketplace_words,
+    ship_by_summary,
+)
 from ordertools.queries.links import link
 from ordertools.queries.store_data import last_sync, store_data
 
@@ -73,10 +82,12 @@ class StoreCard:
     import_enabled: bool
     last_sync: LastSync | None  # None: never synced
     awaiting_shipment: int  # Unshipped and Partially Shipped orders since the integration
+    ship_by: ShipByCounts | None = None  # of those, the ones overdue or due soon
 
 
-def store_cards(session: Session) -> list[StoreCard]:
-    """One card per store, in name order."""
+def store_cards(session: Session, now: datetime | None = None) -> list[StoreCard]:
+    """One card per store, in name order; ship-by dates judged at `now` (default: now)."""
+    now = now or datetime.now(UTC)
     cards = []
     for store in list_stores(session):
         run = last_sync(session, store)
@@ -88,6 +99,7 @@ def store_cards(session: Session) -> list[StoreCard]:
                 import_enabled=store.import_enabled,
                 last_sync=run and LastSync(run.started_at, run.outcome, run.error),
                 awaiting_shipment=store_data(session, store).awaiting_shipment,
+                ship_by=ship_by_counts(session, store, now),
             )
         )
     return cards
@@ -120,6 +132,8 @@ def card_html(card: StoreCard, show: Display, time_zone: str | None = None) -> s
         ("Last sync", _synced(card.last_sync, show)),
         ("Awaiting shipment", f"{n} order{'' if n == 1 else 's'}"),
     ]
+    if card.ship_by is not None:
+        rows.append(("Ship-by dates", ship_by_summary(card.ship_by, hint=False)))
     href = e(dashboard_href(card.name, time_zone))
     return (
         f'<div class="ordertools-card" data-store="{e(card.name)}">'

@@ -3,7 +3,7 @@ tables for ops staff.
 
     from ordertools.notebook.sync_page import run_sync
     run = run_sync("all")                    # never raises for a failed store ...
-    run.windows(); run.counts(); run.changes(); run.recent_orders(5)
+    run.windows(); run.counts(); run.changes(); run.late_shipments(); run.recent_orders(5)
     run.check()                              # ... this does, so papermill marks the run failed
 
 Failures are kept until `check()` so the page still shows what every store did (and which one
@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from IPython.display import Markdown
 from sqlalchemy.engine import Engine
 
 from ordertools import db, stops
-from ordertools.domain import stores
+from ordertools.domain import ship_by, stores
 from ordertools.domain.instants import parse_instant
 from ordertools.domain.money import money
 from ordertools.errors import OrdertoolsError
+from ordertools.fulfillment.awaiting import awaiting_shipment
 from ordertools.queries.exports import DEFAULT_COLUMNS, HEADINGS, when
 from ordertools.queries.orders import query_orders
 from ordertools.sync.report import SyncFailed, SyncReport
@@ -73,8 +74,8 @@ def run_sync(
         reports = failed.reports
     except OrdertoolsError as exc:
         reports = [SyncReport(store=store, outcome="failed", error=str(exc))]
-        return SyncResults(engine, reports, [exc])
-    return SyncResults(engine, reports)
+        return SyncResults(engine, reports, [exc], now=moment)
+    return SyncResults(engine, reports, now=moment)
 
 
 @dataclass
@@ -84,6 +85,7 @@ class SyncResults:
     engine: Engine
     reports: list[SyncReport]
     errors: list[OrdertoolsError] = field(default_factory=list)
+    now: datetime | None = None  # the instant the sync treated as now; None: the real time
 
     @property
     def failed(self) -> list[SyncReport]:
@@ -131,6 +133,35 @@ class SyncResults:
         frame = pd.DataFrame(rows[:limit])
         frame.index = range(1, len(frame) + 1)
         return frame
+
+    def late_shipments(
+        self, within: timedelta = ship_by.DEFAULT_HORIZON
+    ) -> pd.DataFrame | Markdown:
+        """Per synced store, the orders to ship whose ship-by date passed or falls within
+        `within`: late shipments count against the seller's account health."""
+        now = self.now or datetime.now(UTC)
+        rows = []
+        with db.session(self.engine) as session:
+            for report in self.reports:
+                try:
+                    store = stores.get_store(session, report.store)
+                except OrdertoolsError:
+                    continue
+                for order in awaiting_shipment(session, store, limit=1000, due_before=now + within):
+                    rows.append(
+                        {
+                            "Store": store.name,
+                            "Order Number": order.order_number,
+                            "Ship By": when(order.ship_by),
+                            "Buyer's Name": order.buyer_name or "",
+                            "Status": order.status,
+                            "Late": ship_by.in_words(order.ship_by, now, within),
+                        }
+                    )
+        if not rows:
+            hours = ship_by.horizon_words(within)
+            return Markdown(f"No order is overdue or due to ship within {hours}.")
+        return pd.DataFrame(rows).set_index("Store")
 
     def recent_orders(self, limit: int = 5) -> pd.DataFrame | Markdown:
         """The first lines of each synced store's Recent Orders (newest first)."""

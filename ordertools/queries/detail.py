@@ -45,6 +45,7 @@ def order_detail(session: Session, store: Store, order_number: str) -> dict:
     )
     detail["error"] = row.error
     detail["buyer_email"] = row.buyer_email
+    detail["ship_by"] = row.ship_by.isoformat() if row.ship_by else None
     holds = order_holds(session, row.id)
     stock = item_stock(session, row, store, holds)
     detail["items"] = [

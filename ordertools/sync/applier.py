@@ -56,6 +56,7 @@ def _row_values(store: Store, order: AmazonOrder, now: datetime) -> dict:
         "marketplace_id": order.marketplace_id,
         "purchase_date": order.created_time,
         "last_updated": order.last_updated_time,
+        "ship_by": order.ship_by,
         "buyer_name": order.buyer_name,
         "buyer_email": order.buyer_email,
         "grand_total": total.amount if total else None,

@@ -110,8 +110,10 @@ def build_order(
     service_level: str = "STANDARD",
     programs: list[str] | None = None,
     address: dict[str, str] | None = None,
+    ship_by: datetime | None = None,
 ) -> dict[str, Any]:
-    """The full order (every optional block); `includedData` later decides what is served."""
+    """The full order (every optional block); `includedData` later decides what is served.
+    Its ship-by date is `ship_by`, else two days after it was placed."""
     currency = currency_of(marketplace_id)
     known = marketplace(marketplace_id)
     order_items = [_order_item(i, iid, currency) for i, iid in zip(items, item_ids, strict=True)]
@@ -128,7 +130,7 @@ def build_order(
             "fulfillmentStatus": status,
             "fulfilledBy": fulfilled_by,
             "fulfillmentServiceLevel": service_level,
-            "shipByWindow": {"latestDateTime": utc_iso(created + timedelta(days=2))},
+            "shipByWindow": {"latestDateTime": utc_iso(ship_by or created + timedelta(days=2))},
         },
         "orderItems": order_items,
         "packages": [],

@@ -216,8 +216,10 @@ class World:
         programs: list[str] | None = None,
         address: dict[str, str] | None = None,
         omit: Iterable[str] = (),
+        ship_by: datetime | str | None = None,
     ) -> str:
-        """Add an order; returns its id. Times: datetime, ISO string, or "-3d4h" from now.
+        """Add an order; returns its id. Times: datetime, ISO string, or "-3d4h" from now;
+        `ship_by` (its shipByWindow's end) defaults to two days after it was placed.
 
         `items` are dicts of sku, title, asin, price (decimal string, in the marketplace's
         currency), quantity, shipped. `status` may be one Amazon has not documented, and `omit`
@@ -246,6 +248,7 @@ class World:
                 service_level=service_level,
                 programs=programs,
                 address=address,
+                ship_by=resolve_time(ship_by, now) if ship_by is not None else None,
             )
             if status in _ALL_SHIPPED:
                 _ship_everything(body, updated_at, self._rng)
