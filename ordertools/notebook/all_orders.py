@@ -344,7 +344,14 @@ class AllOrders(Section):
             self.view.value = selected
         finally:
             self._loading_view = False
-        self.delete_button.disabled = self.rename_button.disabled = selected == DEFAULT_VIEW
+        self._offer_view_changes(selected)
+
+    def _offer_view_changes(self, name: str) -> None:
+        """Rename and Delete only for a saved view: the Default View is always there, as is."""
+        default = name == DEFAULT_VIEW
+        for button in (self.rename_button, self.delete_button):
+            button.disabled = default
+            button.layout.display = "none" if default else None
 
     def _views_action(self, action) -> None:
         try:
@@ -399,7 +406,7 @@ class AllOrders(Section):
                 settings.get("sort", "purchase_date"),
                 settings.get("descending", True),
             )
-        self.delete_button.disabled = self.rename_button.disabled = name == DEFAULT_VIEW
+        self._offer_view_changes(name)
         self._quiet = True
         try:
             for key, box in self.columns.items():

@@ -110,3 +110,53 @@ def download_link(label: str, filename: str, mime: str, content: bytes) -> str:
         f'<a download="{pages.e(filename)}" href="data:{mime};base64,{data}" '
         f'class="ordertools-download">{pages.e(label)}</a>'
     )
+
+
+# The served notebooks link to each other by these names, relative to the page.
+STORES_PAGE = "stores.ipynb"  # the store cards
+DASHBOARD_PAGE = "store_dashboard.ipynb"  # ?store=NAME[&time_zone=ZONE]
+
+
+class Unavailable:
+    """A page that cannot open its store (or order) shows this instead: the reason in one line,
+    and the way to the store cards. Its first section says so; every other section is empty, so
+    the notebook's later cells still run (under Voila a failing cell shows only Voila's own
+    "There was an error when executing cell" page)."""
+
+    first_section = "header"
+
+    def __init__(
+        self,
+        reason: object,
+        first_section: str | None = None,
+        way: tuple[str, str] = ("Choose a store on the store cards", STORES_PAGE),
+    ):
+        self.reason = str(reason)
+        self.first_section = first_section or self.first_section
+        self.way = way  # (words, relative link)
+
+    def html(self) -> str:
+        words, href = self.way
+        return (
+            f'<div class="ordertools-unavailable"><p><b>{pages.e(self.reason)}</b></p>'
+            f'<p><a href="{pages.e(href)}">{pages.e(words)}</a></p></div>'
+        )
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def __repr__(self) -> str:
+        return self.reason
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self if name == self.first_section else _Nothing()
+
+
+class _Nothing:
+    def _repr_html_(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return ""

@@ -15,12 +15,20 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from ordertools.domain.stores import update_settings
-from ordertools.errors import OrdertoolsError
+from ordertools.errors import ConfigurationError, OrdertoolsError
 from ordertools.fulfillment.awaiting import ship_by_counts
 from ordertools.notebook import pages
 from ordertools.notebook.all_orders import AllOrders
 from ordertools.notebook.awaiting import AwaitingShipment
-from ordertools.notebook.base import Dashboard, Section, html_widget, kernel_engine, parameters, say
+from ordertools.notebook.base import (
+    Dashboard,
+    Section,
+    Unavailable,
+    html_widget,
+    kernel_engine,
+    parameters,
+    say,
+)
 from ordertools.notebook.pages import CSS, Display
 from ordertools.notebook.run_history import RunHistory
 from ordertools.queries.exports import DEFAULT_COLUMNS
@@ -308,15 +316,20 @@ class StoreDashboard:
         self.run_history = RunHistory(dash)
 
     @classmethod
-    def open(cls, store: str, time_zone: str | None = None, **options) -> StoreDashboard:
+    def open(
+        cls, store: str, time_zone: str | None = None, **options
+    ) -> StoreDashboard | Unavailable:
         """The dashboard of `store` on the order book `ORDERTOOLS_DB` names (or the default).
 
         Under Voila, `?store=...&time_zone=...` in the page's address win over the arguments.
+        A store the order book lacks (or an unknown time zone) opens an `Unavailable` page.
         """
         chosen = parameters(store=store, time_zone=time_zone)
-        dash = Dashboard(
-            kernel_engine(), chosen["store"], show=Display.for_user(chosen["time_zone"]), **options
-        )
+        try:
+            show = Display.for_user(chosen["time_zone"])
+            dash = Dashboard(kernel_engine(), chosen["store"], show=show, **options)
+        except ConfigurationError as exc:  # no such store, or no such time zone: say which
+            return Unavailable(exc)
         return cls(dash)
 
     @property

@@ -193,7 +193,7 @@ def store_data(data, show: Display, ship_by=None) -> str:
 
 
 def ship_by_summary(counts, *, hint: bool = True) -> str:
-    """"2 overdue, 1 due within 24 h" with the badges the shipping queue uses; or all on time.
+    """Counts such as "2 overdue, 1 due within 24 h", with the shipping queue's badges.
     `hint`: point to the section that lists them (on the dashboard, not on a store card)."""
     within = ship_by_rules.horizon_words(counts.horizon)
     if not counts.overdue and not counts.due:
@@ -206,9 +206,7 @@ def ship_by_summary(counts, *, hint: bool = True) -> str:
     return " ".join(parts) + (" (see Orders awaiting shipment)" if hint else "")
 
 
-def ship_by_cell(
-    moment: datetime | None, show: Display, now: datetime, horizon: timedelta
-) -> str:
+def ship_by_cell(moment: datetime | None, show: Display, now: datetime, horizon: timedelta) -> str:
     """An order's ship-by date, marked Overdue or Due in … when it is."""
     if moment is None:
         return '<span class="ordertools-muted">not given</span>'

@@ -25,7 +25,13 @@ from ordertools import db
 from ordertools.domain.ship_by import ShipByCounts
 from ordertools.domain.stores import list_stores
 from ordertools.fulfillment.awaiting import ship_by_counts
-from ordertools.notebook.base import Section, html_widget, kernel_engine, parameters
+from ordertools.notebook.base import (
+    DASHBOARD_PAGE,
+    Section,
+    html_widget,
+    kernel_engine,
+    parameters,
+)
 from ordertools.notebook.pages import (
     CSS,
     Display,
@@ -37,7 +43,6 @@ from ordertools.notebook.pages import (
 from ordertools.queries.links import link
 from ordertools.queries.store_data import last_sync, store_data
 
-DASHBOARD_PAGE = "store_dashboard.ipynb"
 ADD_STORE = "ordertools store add NAME --marketplace ID"
 ADD_STORE_EXAMPLE = "ordertools store add acme-us --marketplace ATVPDKIKX0DER"
 EMPTY = (

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ordertools import db
 from ordertools.db import NotebookRun, OutboxEntry
+from ordertools.domain.stores import update_settings
 from ordertools.notebook.base import Dashboard
 from ordertools.notebook.dashboard import StoreDashboard
 from ordertools.notebook.order_actions import OrderActions
@@ -183,3 +184,50 @@ def test_run_history_lists_a_recorded_run_with_an_escaped_link(shop, client, tmp
     history.choose.value = next(r.id for r in history.runs if r.store == shop.name)
     assert history.download() == archive.read_bytes()
     assert 'download="sync-&lt;x&gt;&amp;y.ipynb"' in history.download_link.value
+
+
+def _import(shop: Shop, enabled: bool) -> None:
+    with db.session(shop.engine) as session:
+        update_settings(session, shop.name, import_enabled=enabled)
+
+
+def test_a_view_only_order_is_imported_from_its_page_while_import_is_enabled(shop, client):
+    _import(shop, False)
+    order_id = shop.world.add_order()
+    shop.later()
+    shop.sync()
+    assert shop.local(order_id) is None  # view only: it arrived while import was disabled
+    dash = board(shop, client).dash
+    assert OrderView(dash, order_id).import_button not in _shown(OrderView(dash, order_id))
+
+    _import(shop, True)
+    changed = []
+    page = OrderView(dash, order_id, on_change=lambda: changed.append(True))
+    assert page.import_button in _shown(page)
+    page.import_button.click()
+    local = shop.local(order_id)
+    assert local is not None and f"Imported as local order {local.number}." in page.message.value
+    assert page.import_button not in _shown(page) and changed == [True]
+    assert page.comment_button in _shown(page)  # a local order now: comments, Ship, Cancel
+
+
+def test_an_import_the_rules_refuse_says_why_on_the_page(shop, client):
+    _import(shop, False)
+    order_id = shop.world.add_order(status="PENDING")  # payment not verified yet
+    shop.later()
+    shop.sync()
+    _import(shop, True)
+    page = OrderView(board(shop, client).dash, order_id)
+    page.import_button.click()
+    assert shop.local(order_id) is None
+    assert "Pending" in page.import_message.value or "pending" in page.import_message.value
+
+
+def _shown(view) -> list:
+    """Every widget the order page shows, depth first."""
+    found, stack = [], list(view.children)
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack.extend(getattr(widget, "children", ()))
+    return found
