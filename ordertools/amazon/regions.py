@@ -31,6 +31,44 @@ class Marketplace:
     currency: str
     seller_central: str  # domain only, e.g. "sellercentral.amazon.de"
 
+    @property
+    def locale(self) -> str:
+        """How its people read money and dates, as a Babel locale ("de_DE": 22,90 €)."""
+        return _READING.get(self.country, ("en_US", "UTC"))[0]
+
+    @property
+    def time_zone(self) -> str:
+        """The marketplace's usual time zone (an IANA name): the one its sellers work in."""
+        return _READING.get(self.country, ("en_US", "UTC"))[1]
+
+
+# Per country: the locale and time zone a marketplace's sellers read (a store may choose others).
+_READING = {
+    "US": ("en_US", "America/Los_Angeles"),
+    "CA": ("en_CA", "America/Toronto"),
+    "MX": ("es_MX", "America/Mexico_City"),
+    "BR": ("pt_BR", "America/Sao_Paulo"),
+    "IE": ("en_IE", "Europe/Dublin"),
+    "ES": ("es_ES", "Europe/Madrid"),
+    "GB": ("en_GB", "Europe/London"),
+    "FR": ("fr_FR", "Europe/Paris"),
+    "BE": ("fr_BE", "Europe/Brussels"),
+    "NL": ("nl_NL", "Europe/Amsterdam"),
+    "DE": ("de_DE", "Europe/Berlin"),
+    "IT": ("it_IT", "Europe/Rome"),
+    "SE": ("sv_SE", "Europe/Stockholm"),
+    "ZA": ("en_ZA", "Africa/Johannesburg"),
+    "PL": ("pl_PL", "Europe/Warsaw"),
+    "EG": ("ar_EG", "Africa/Cairo"),
+    "TR": ("tr_TR", "Europe/Istanbul"),
+    "SA": ("ar_SA", "Asia/Riyadh"),
+    "AE": ("ar_AE", "Asia/Dubai"),
+    "IN": ("en_IN", "Asia/Kolkata"),
+    "SG": ("en_SG", "Asia/Singapore"),
+    "AU": ("en_AU", "Australia/Sydney"),
+    "JP": ("ja_JP", "Asia/Tokyo"),
+}
+
 
 def seller_central_order_url(domain: str, order_id: str) -> str:
     return f"https://{domain}/orders-v3/order/{order_id}"

@@ -74,6 +74,12 @@ def _decimal(value: str | None, option: str) -> Decimal | None:
     help="Write to this file instead of the terminal (required for xlsx).",
 )
 @click.option(
+    "--locale",
+    envvar="ORDERTOOLS_LOCALE",
+    help="How money reads, e.g. de_DE (22,90 €). Default: ORDERTOOLS_LOCALE, else the store's "
+    "(its marketplace's unless `settings --locale` chose one).",
+)
+@click.option(
     "--due-within",
     metavar="DURATION",
     help="Instead: the orders to ship whose ship-by date has passed or falls within DURATION "
@@ -94,6 +100,7 @@ def orders(
     columns,
     fmt,
     output,
+    locale,
     due_within,
 ):
     """Recent Orders (newest first, Pending hidden until verified), with filters.
@@ -110,7 +117,7 @@ def orders(
                 "--due-within lists the orders to ship by their ship-by date: use it alone "
                 "(with --limit, --format table or json)"
             )
-        _due(ctx, name, due_within, limit, fmt)
+        _due(ctx, name, due_within, limit, fmt, locale)
         return
     # The listing's money formats (Babel) and exports (pandas) load only when orders print.
     from ordertools.queries import exports
@@ -140,12 +147,14 @@ def orders(
     if fmt == "xlsx" and output is None:
         raise ConfigurationError("--format xlsx writes a file: add --output orders.xlsx")
     with db.session(order_book(ctx)) as session:
-        records = query_orders(session, stores.get_store(session, name), filters, limit=limit)
+        store = stores.get_store(session, name)
+        records = query_orders(session, store, filters, limit=limit)
+        locale = _locale(locale, store)
     rendered = {
-        "table": lambda: exports.render_table(records, chosen),
+        "table": lambda: exports.render_table(records, chosen, locale),
         "json": lambda: exports.render_json(records),
         "csv": lambda: exports.render_csv(records, chosen),
-        "html": lambda: exports.render_html(records, chosen),
+        "html": lambda: exports.render_html(records, chosen, locale=locale),
         "xlsx": lambda: exports.render_xlsx(records, chosen),
     }[fmt]()
     if output is None:
@@ -161,7 +170,21 @@ def orders(
     click.echo(f"Wrote {len(records)} orders to {output}", err=True)
 
 
-def _due(ctx, name: str, within: str, limit: int, fmt: str) -> None:
+def _locale(chosen: str | None, store) -> str:
+    """`--locale` as Babel reads it, else the store's; a mistyped one is refused in one line."""
+    if not chosen:
+        return stores.reading(store).locale
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(chosen))
+    except (ValueError, UnknownLocaleError):
+        raise ConfigurationError(
+            f"--locale: unknown locale {chosen!r}: use a language and country such as de_DE"
+        ) from None
+
+
+def _due(ctx, name: str, within: str, limit: int, fmt: str, locale: str | None) -> None:
     """`orders --due-within`: the shipping queue's overdue and due-soon orders."""
     from datetime import UTC, datetime
 
@@ -177,13 +200,13 @@ def _due(ctx, name: str, within: str, limit: int, fmt: str) -> None:
     with db.session(order_book(ctx)) as session:
         store = stores.get_store(session, name)
         due = awaiting_shipment(session, store, limit=limit, due_before=now + horizon)
+        locale = _locale(locale, store)
     if fmt == "json":
         click.echo(json.dumps([_due_json(o, now, horizon) for o in due], indent=2))
         return
     if not due:
         click.echo(
-            f"No order of {name} is overdue or due to ship within "
-            f"{ship_by.horizon_words(horizon)}."
+            f"No order of {name} is overdue or due to ship within {ship_by.horizon_words(horizon)}."
         )
         return
     rows = [
@@ -194,7 +217,7 @@ def _due(ctx, name: str, within: str, limit: int, fmt: str) -> None:
             o.local_number,
             o.buyer_name or "",
             o.status,
-            money(o.grand_total, o.currency),
+            money(o.grand_total, o.currency, locale),
         ]
         for o in due
     ]
@@ -223,8 +246,9 @@ def _due_json(order, now, horizon) -> dict:
 @click.argument("name")
 @click.argument("order_number")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--locale", envvar="ORDERTOOLS_LOCALE", help="How money reads, as for `orders`.")
 @click.pass_context
-def show(ctx, name, order_number, fmt):
+def show(ctx, name, order_number, fmt, locale):
     """One order, whatever its status or age, with its local order, note, stock and history.
 
     ORDER_NUMBER is Amazon's order number or the local order's number.
@@ -236,20 +260,24 @@ def show(ctx, name, order_number, fmt):
     from ordertools.queries.detail import order_detail  # as in `orders`: loaded when used
 
     with db.session(order_book(ctx)) as session:
-        detail = order_detail(session, stores.get_store(session, name), order_number)
+        store = stores.get_store(session, name)
+        detail = order_detail(session, store, order_number)
+        locale = _locale(locale, store)
     if fmt == "json":
         click.echo(json.dumps(detail, indent=2, ensure_ascii=False))
         return
-    click.echo(_story(detail))
+    click.echo(_story(detail, locale))
 
 
-def _story(detail: dict) -> str:
+def _story(detail: dict, locale: str = "en_US") -> str:
     """`show`'s text: money and dates as `orders` prints them, Amazon's codes in words, and
     Amazon's text made harmless (`text.clean`)."""
     from ordertools.domain.money import money  # Babel, as in `orders`: loaded when used
 
     total = (
-        money(Decimal(detail["grand_total"]), detail["currency"]) if detail["grand_total"] else ""
+        money(Decimal(detail["grand_total"]), detail["currency"], locale)
+        if detail["grand_total"]
+        else ""
     )
     local = detail["local_order_number"] or "none"
     if detail["local_order_status"]:

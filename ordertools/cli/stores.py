@@ -181,9 +181,26 @@ def store_remove(ctx, name, yes):
 @click.option("--order-number-source", type=click.Choice(["local", "amazon"]))
 @click.option("--reserve-quantity", type=click.Choice(["yes", "no"]))
 @click.option("--order-status", help="Status new imports get (default pending, or a custom one).")
+@click.option(
+    "--locale",
+    help="How the store's money reads (e.g. de_DE: 22,90 €); `marketplace`: its marketplace's.",
+)
+@click.option(
+    "--time-zone",
+    help="The store's dates on its dashboard (e.g. Europe/Berlin); `marketplace`: its "
+    "marketplace's. ORDERTOOLS_TZ still overrides it for a user.",
+)
 @click.pass_context
 def settings(
-    ctx, name, import_, customer_creation, order_number_source, reserve_quantity, order_status
+    ctx,
+    name,
+    import_,
+    customer_creation,
+    order_number_source,
+    reserve_quantity,
+    order_status,
+    locale,
+    time_zone,
 ):
     """Show or change a store's Order Settings.
 
@@ -201,17 +218,35 @@ def settings(
     changes = {k: v for k, v in changes.items() if v is not None}
     with db.session(order_book(ctx)) as session:
         current = stores.update_settings(session, name, **changes)
+        current = stores.set_reading(session, name, locale=locale, time_zone=time_zone)
         data = _store_json(current)
-    if changes:
-        said = "; ".join(
-            "{} is now {}".format(*stores.setting_words(key, value))
-            for key, value in changes.items()
-        )
-        click.echo(f"Saved: {said}.")
+        reads = stores.reading(current)
+    said = [
+        "{} is now {}".format(*stores.setting_words(key, value)) for key, value in changes.items()
+    ]
+    if locale is not None:
+        said.append(f"Money reads as {_reading(reads.locale, reads.locale_is_marketplaces)}")
+    if time_zone is not None:
+        zone = _reading(reads.time_zone, reads.time_zone_is_marketplaces)
+        said.append(f"Dates are in {zone}")
+    if said:
+        click.echo(f"Saved: {'; '.join(said)}.")
     click.echo(f"Order Settings of {current.name}:")
-    click.echo(facts(stores.setting_words(key, data[key]) for key in stores.SETTING_WORDS))
+    click.echo(
+        facts(
+            [
+                *(stores.setting_words(key, data[key]) for key in stores.SETTING_WORDS),
+                ("Money reads as", _reading(reads.locale, reads.locale_is_marketplaces)),
+                ("Dates are in", _reading(reads.time_zone, reads.time_zone_is_marketplaces)),
+            ]
+        )
+    )
     if "reserve_quantity" in changes:
         click.echo(RESERVE_QUANTITY_NEW_ORDERS_ONLY)
+
+
+def _reading(value: str, marketplaces: bool) -> str:
+    return f"{value} (the marketplace's)" if marketplaces else value
 
 
 COMMANDS = (store, settings)

@@ -103,6 +103,10 @@ class Store(Base):
     new_order_status: Mapped[str] = mapped_column(
         String(32), default="pending", server_default="pending"
     )
+    # How money and dates read for this store: a Babel locale ("de_DE") and an IANA time zone;
+    # NULL: the marketplace's own (regions.Marketplace.locale / .time_zone).
+    locale: Mapped[str | None] = mapped_column(String(20))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # e.g. "https://shop.example/admin/orders/{number}"; NULL: links open the order in ordertools
     local_order_url_template: Mapped[str | None] = mapped_column(String(500))
     # last local number handed out; see numbering.next_local_order_number

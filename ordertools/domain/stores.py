@@ -7,8 +7,11 @@ user typed and answer with `ConfigurationError` one-liners that say what to do.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -151,6 +154,57 @@ def update_settings(session: Session, name: str, **settings) -> Store:
             )
     for key, value in settings.items():
         setattr(store, key, value)
+    return store
+
+
+MARKETPLACE_DEFAULT = "marketplace"  # `settings --locale marketplace`: back to the default
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a store's money and dates read, and whether each is its marketplace's own."""
+
+    locale: str
+    time_zone: str
+    locale_is_marketplaces: bool
+    time_zone_is_marketplaces: bool
+
+
+def reading(store: Store) -> Reading:
+    """The store's locale and time zone: its own choice, else its marketplace's, else en_US
+    and UTC for a marketplace ordertools does not know."""
+    known = regions.marketplace(store.marketplace_id)
+    locale = store.locale or (known.locale if known else "en_US")
+    zone = store.time_zone or (known.time_zone if known else "UTC")
+    return Reading(locale, zone, store.locale is None, store.time_zone is None)
+
+
+def set_reading(
+    session: Session, name: str, *, locale: str | None = None, time_zone: str | None = None
+) -> Store:
+    """Choose how the store's money (`locale`, e.g. de_DE) and dates (`time_zone`, e.g.
+    Europe/Berlin) read; "marketplace" goes back to the marketplace's own. Checked first."""
+    store = get_store(session, name)
+    if locale is not None and locale != MARKETPLACE_DEFAULT:
+        try:
+            locale = str(Locale.parse(locale))
+        except (ValueError, UnknownLocaleError):
+            raise ConfigurationError(
+                f"unknown locale {locale!r}: use a language and country such as de_DE, en_GB "
+                f"or ja_JP, or {MARKETPLACE_DEFAULT!r} for the marketplace's own"
+            ) from None
+    if time_zone is not None and time_zone != MARKETPLACE_DEFAULT:
+        try:
+            ZoneInfo(time_zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ConfigurationError(
+                f"unknown time zone {time_zone!r}: use an IANA name such as Europe/Berlin or "
+                f"UTC, or {MARKETPLACE_DEFAULT!r} for the marketplace's own"
+            ) from None
+    if locale is not None:
+        store.locale = None if locale == MARKETPLACE_DEFAULT else locale
+    if time_zone is not None:
+        store.time_zone = None if time_zone == MARKETPLACE_DEFAULT else time_zone
     return store
 
 

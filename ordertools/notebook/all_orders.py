@@ -263,7 +263,7 @@ class AllOrders(Section):
         for old in self.grid.children:
             old.close()
         columns = self.shown_columns
-        cells = [self._cell(f"<b>{pages.e(HEADINGS[c])}</b>") for c in columns]
+        cells = [self._cell(f"<b>{pages.e(self._heading(c))}</b>") for c in columns]
         self.order_buttons = []
         for record in self.records:
             for column in columns:
@@ -274,6 +274,10 @@ class AllOrders(Section):
         self.grid.layout.grid_template_columns = f"repeat({len(columns)}, max-content)"
         self.grid.children = cells
 
+    def _heading(self, column: str) -> str:
+        label = HEADINGS[column]
+        return self.dash.show.heading(label) if column == "purchase_date" else label
+
     def _cell(self, html: str) -> widgets.HTML:
         return widgets.HTML(html, layout=self._cell_layout)
 
@@ -282,7 +286,8 @@ class AllOrders(Section):
             return self._cell(self._shown(record, column))
         if record.local_order_number is None:
             # View only: the number links to the order in Seller Central, as in Recent Orders.
-            return self._cell(link(pages.e(record.order_number), record.link))
+            tag = ' <span class="ordertools-view-only-tag">view only</span>'
+            return self._cell(link(pages.e(record.order_number), record.link) + tag)
         # Imported: the number opens the order's page here, below the table.
         button = widgets.Button(
             description=record.order_number,

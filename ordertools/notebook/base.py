@@ -44,18 +44,22 @@ class Dashboard:
         store: str,
         *,
         show: Display | None = None,
+        time_zone: str | None = None,
         clock: Callable[[], datetime] | None = None,
         client: AmazonClient | None = None,
         progress: bool = True,
     ):
+        """`show`: how dates and money read; default the store's own (`Display.for_store`),
+        its dates in `time_zone` when given."""
         self.engine = engine
         self.store_name = store
-        self.show = show or Display.for_user()
+        self.time_zone = time_zone  # chosen for this page (?time_zone=); links pass it on
         self.clock = clock or (lambda: datetime.now(UTC))
         self.client = client  # None: the store's own endpoint and credentials
         self.progress = progress
         with self.session() as session:
-            get_store(session, store)  # fail now, with the list of stores, on a wrong name
+            found = get_store(session, store)  # fail now, with the list of stores, on a wrong name
+            self.show = show or Display.for_store(found, time_zone)
 
     def session(self):
         return db.session(self.engine)

@@ -29,7 +29,7 @@ from ordertools.notebook.base import (
     parameters,
     say,
 )
-from ordertools.notebook.pages import CSS, Display
+from ordertools.notebook.pages import CSS
 from ordertools.notebook.run_history import RunHistory
 from ordertools.queries.exports import DEFAULT_COLUMNS
 from ordertools.queries.orders import query_orders
@@ -326,8 +326,9 @@ class StoreDashboard:
         """
         chosen = parameters(store=store, time_zone=time_zone)
         try:
-            show = Display.for_user(chosen["time_zone"])
-            dash = Dashboard(kernel_engine(), chosen["store"], show=show, **options)
+            dash = Dashboard(
+                kernel_engine(), chosen["store"], time_zone=chosen["time_zone"], **options
+            )
         except ConfigurationError as exc:  # no such store, or no such time zone: say which
             return Unavailable(exc)
         return cls(dash)

@@ -23,7 +23,7 @@ from ordertools.notebook.base import (
     say,
 )
 from ordertools.notebook.order_actions import OrderActions
-from ordertools.notebook.pages import CSS, Display
+from ordertools.notebook.pages import CSS
 from ordertools.queries.detail import delivery_address, order_detail
 from ordertools.sync.importing import import_order
 
@@ -58,8 +58,7 @@ def order_page(store: str, order: str, time_zone: str | None = None):
     with Add comment and, while it is open, Ship and Cancel."""
     chosen = parameters(store=store, order=order, time_zone=time_zone)
     try:
-        show = Display.for_user(chosen["time_zone"])
-        dash = Dashboard(kernel_engine(), chosen["store"], show=show)
+        dash = Dashboard(kernel_engine(), chosen["store"], time_zone=chosen["time_zone"])
     except OrdertoolsError as exc:  # no such store (or time zone)
         return Unavailable(exc)
     try:
@@ -71,8 +70,8 @@ def order_page(store: str, order: str, time_zone: str | None = None):
 def _back(dash: Dashboard) -> tuple[str, str]:
     """Words and relative link back to the store's dashboard (the time zone goes along)."""
     query = {"store": dash.store_name}
-    if dash.show.tz_name != Display.for_user().tz_name:
-        query["time_zone"] = dash.show.tz_name
+    if dash.time_zone:
+        query["time_zone"] = dash.time_zone
     return f"Back to the dashboard of {dash.store_name}", f"{DASHBOARD_PAGE}?{urlencode(query)}"
 
 

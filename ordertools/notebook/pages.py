@@ -22,6 +22,7 @@ from ordertools.db import Reconciliation, Store, SyncRun
 from ordertools.domain import ship_by as ship_by_rules
 from ordertools.domain.money import money
 from ordertools.domain.statuses import FULFILLED_BY_WORDS
+from ordertools.domain.stores import reading
 from ordertools.errors import ConfigurationError
 from ordertools.fulfillment.outbox import state_words
 from ordertools.queries.exports import render_html
@@ -45,6 +46,9 @@ CSS = """<style>
    it acts like, the same blue as Recent Orders' order numbers. */
 .ordertools-order-button.jupyter-button, .ordertools-order-button {background: none;
   color: #0066c0; text-decoration: underline; box-shadow: none; padding: 0; height: auto;}
+.ordertools-view-only td {color: #555; background: #fafafa;}
+.ordertools-view-only-tag {font-size: 11px; color: #666; border: 1px solid #bbb;
+  border-radius: 3px; padding: 0 4px; white-space: nowrap;}
 .ordertools-overdue, .ordertools-due {display: inline-block; padding: 0 6px; border-radius: 3px;
   font-weight: bold; white-space: nowrap;}
 .ordertools-overdue {background: #b00; color: #fff;}
@@ -81,6 +85,19 @@ class Display:
     def for_user(cls, tz_name: str | None = None) -> Display:
         return cls(time_zone(tz_name), os.environ.get(LOCALE_ENV) or "en_US")
 
+    @classmethod
+    def for_store(cls, store: Store, tz_name: str | None = None) -> Display:
+        """How `store`'s pages read: dates in `tz_name`, else `ORDERTOOLS_TZ`, else the store's
+        time zone (its marketplace's, unless chosen); money in `ORDERTOOLS_LOCALE`, else the
+        store's locale (22,90 € on Amazon.de, ￥1,980 on Amazon.co.jp)."""
+        reads = reading(store)
+        zone = tz_name or os.environ.get(TZ_ENV) or reads.time_zone
+        return cls(time_zone(zone), os.environ.get(LOCALE_ENV) or reads.locale)
+
+    def heading(self, label: str) -> str:
+        """A date column's heading, naming the zone its dates are in: "Purchase Date (UTC)"."""
+        return f"{label} ({self.tz_name})"
+
     @property
     def tz_name(self) -> str:
         return getattr(self.tz, "key", None) or str(self.tz)
@@ -100,7 +117,7 @@ class Display:
     def orders_table(self, records, columns: Sequence[str]) -> str:
         if not records:
             return '<p class="ordertools-muted">No orders match.</p>'
-        return render_html(records, columns, dates=self.date, locale=self.locale)
+        return render_html(records, columns, dates=self.date, locale=self.locale, zone=self.tz_name)
 
 
 def facts(rows: Iterable[tuple[str, str]]) -> str:
@@ -220,32 +237,51 @@ def ship_by_cell(moment: datetime | None, show: Display, now: datetime, horizon:
     return date
 
 
-def revenue_chart(frame, show: Display, *, width: int = 640, height: int = 160) -> str:
-    """Bars per day, one small chart per currency (totals in different currencies don't add)."""
+def revenue_chart(frame, show: Display, *, width: int = 640, height: int = 180) -> str:
+    """Bars per day, one small chart per currency (totals in different currencies don't add),
+    with a value axis (zero, half and the top, in the store's money) and each day's total: as a
+    label over its bar when there are few days, on hover (the bar's title) always."""
     if frame.empty or not len(frame.columns):
         return '<p class="ordertools-muted">No sales in this period.</p>'
     charts = []
     days = list(frame.index)
-    step = width / len(days)
+    axis, top_pad, bottom = 90, 16, 20  # room for the axis labels, bar labels and dates
+    plot_w, plot_h = width - axis, height - top_pad - bottom
+    step = plot_w / len(days)
+    labelled = len(days) <= 14  # 30 days of labels would overlap
     for currency in frame.columns:
         values = [Decimal(v) for v in frame[currency]]
         top = max(values) or Decimal(1)
-        bars = []
+        parts = []
+        for fraction in (0, 0.5, 1):  # gridlines and the value axis
+            y = top_pad + plot_h * (1 - fraction)
+            tick = show.money(top * Decimal(str(fraction)), currency)
+            parts.append(
+                f'<line x1="{axis}" y1="{y:.1f}" x2="{width}" y2="{y:.1f}" stroke="#ddd"/>'
+                f'<text x="{axis - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+                f"{e(tick)}</text>"
+            )
         for i, (day, value) in enumerate(zip(days, values, strict=True)):
-            h = float(value / top) * (height - 30)
+            h = float(value / top) * plot_h
+            x = axis + i * step + 1
             label = f"{day.isoformat()}: {show.money(value, currency)}"
-            bars.append(
-                f'<rect x="{i * step + 1:.1f}" y="{height - 20 - h:.1f}" '
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top_pad + plot_h - h:.1f}" '
                 f'width="{max(step - 2, 1):.1f}" height="{h:.1f}" fill="#3b7dd8">'
                 f"<title>{e(label)}</title></rect>"
             )
+            if labelled and value:
+                parts.append(
+                    f'<text x="{x + (step - 2) / 2:.1f}" y="{top_pad + plot_h - h - 3:.1f}" '
+                    f'font-size="10" text-anchor="middle">{e(show.money(value, currency))}</text>'
+                )
         first, last = days[0].isoformat(), days[-1].isoformat()
         total = show.money(sum(values), currency)
         charts.append(
             f"<div><b>{e(currency)}</b>: {e(total)} from {first} to {last}<br>"
             f'<svg width="{width}" height="{height}" role="img" '
-            f'aria-label="{e(currency)} revenue per day">{"".join(bars)}'
-            f'<text x="0" y="{height - 5}" font-size="11">{first}</text>'
+            f'aria-label="{e(currency)} revenue per day">{"".join(parts)}'
+            f'<text x="{axis}" y="{height - 5}" font-size="11">{first}</text>'
             f'<text x="{width}" y="{height - 5}" font-size="11" text-anchor="end">{last}</text>'
             "</svg></div>"
         )
@@ -538,8 +574,8 @@ def awaiting_table(
         return '<p class="ordertools-muted">No orders are waiting to be shipped.</p>'
     now = now or datetime.now(show.tz)
     return _table(
-        ("Ship By", "Purchase Date", "Order Number", "Local Order", "Buyer's Name",
-         "Grand Total", "Status", "To ship", "Sent to Amazon"),
+        (show.heading("Ship By"), show.heading("Purchase Date"), "Order Number", "Local Order",
+         "Buyer's Name", "Grand Total", "Status", "To ship", "Sent to Amazon"),
         (
             (
                 ship_by_cell(o.ship_by, show, now, horizon),

@@ -48,24 +48,26 @@ def _frame(records: Sequence[OrderRecord], columns: Sequence[str]) -> pd.DataFra
 NUMERIC_COLUMNS = frozenset({"grand_total"})
 
 
-def _cell(record: OrderRecord, data: dict, column: str) -> str:
+def _cell(record: OrderRecord, data: dict, column: str, locale: str = "en_US") -> str:
     if column == "grand_total":
-        return money(record.grand_total, record.currency)
+        return money(record.grand_total, record.currency, locale)
     if column == "purchase_date":
         return when(record.purchase_date)
     value = data.get(column)
     return "" if value is None else str(value)
 
 
-def render_table(records: Sequence[OrderRecord], columns: Sequence[str]) -> str:
-    """The terminal table: text columns left-aligned, Grand Total right-aligned, wide (CJK)
-    characters counted as two columns, Amazon's control characters made harmless."""
+def render_table(
+    records: Sequence[OrderRecord], columns: Sequence[str], locale: str = "en_US"
+) -> str:
+    """The terminal table: text columns left-aligned, Grand Total right-aligned (in `locale`),
+    wide (CJK) characters counted as two columns, Amazon's control characters made harmless."""
     if not records:
         return "No orders match."
     rows = []
     for record in records:
         data = record.to_json()
-        rows.append([_cell(record, data, column) for column in columns])
+        rows.append([_cell(record, data, column, locale) for column in columns])
     numeric = [i for i, column in enumerate(columns) if column in NUMERIC_COLUMNS]
     return table([HEADINGS.get(c, c) for c in columns], rows, numeric=numeric)
 
@@ -92,15 +94,24 @@ def render_html(
     *,
     dates: Callable[[datetime | None], str] | None = None,
     locale: str = "en_US",
+    zone: str | None = None,
 ) -> str:
     """A plain, escaped HTML table; the order number is a link that opens in a new tab.
 
-    `dates` shows the purchase date (the dashboard passes one for the user's time zone);
-    without it the date is ISO 8601, as in exports.
+    `dates` shows the purchase date (the dashboard passes one for the user's time zone, and
+    its name as `zone` for the heading); without it the date is ISO 8601, as in exports. An
+    order with no local order (view only) is marked so beside its number, and its row has the
+    class `ordertools-view-only`.
     """
-    head = "".join(f"<th>{html.escape(HEADINGS.get(c, c))}</th>" for c in columns)
+
+    def heading(column: str) -> str:
+        label = HEADINGS.get(column, column)
+        return f"{label} ({zone})" if column == "purchase_date" and zone else label
+
+    head = "".join(f"<th>{html.escape(heading(c))}</th>" for c in columns)
     body = []
     for record in records:
+        view_only = record.local_order_number is None
         data = record.to_json()
         cells = []
         for column in columns:
@@ -110,11 +121,14 @@ def render_html(
                 text = html.escape(dates(record.purchase_date))
             elif column == "order_number":
                 text = link(html.escape(record.order_number), record.link)
+                if view_only:  # it links to Seller Central: there is nothing of it here
+                    text += ' <span class="ordertools-view-only-tag">view only</span>'
             else:
                 value = data.get(column)
                 text = html.escape("" if value is None else str(value))
             cells.append(f"<td>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        row = '<tr class="ordertools-view-only">' if view_only else "<tr>"
+        body.append(row + "".join(cells) + "</tr>")
     return (
         '<table class="ordertools-orders">\n<thead><tr>'
         + head

@@ -109,7 +109,7 @@ def test_japanese_buyer_names_line_up(book):
     assert {"山田 太郎", "佐藤 花子"} <= {r["buyer_name"] for r in rows}
     assert table[0].startswith("Purchase Date   ")  # a text heading is left-aligned
     assert_lined_up(table, rows)
-    assert re.search(r"  ¥\d,\d{3}$", table[1]), table[1]  # money as people read it
+    assert re.search(r" ￥\d,\d{3}$", table[1]), table[1]  # money as Japanese buyers read it
 
 
 def test_text_left_numbers_right_and_control_characters_made_harmless(book):
@@ -195,6 +195,8 @@ def test_settings_in_the_dashboards_words(sqlite_url):
         "  Order number:            Local numbers\n"
         "  Reserve quantity:        Yes\n"
         "  Status for new imports:  pending\n"
+        "  Money reads as:          en_US (the marketplace's)\n"
+        "  Dates are in:            America/Los_Angeles (the marketplace's)\n"
     )
     changed = ok(sqlite_url, "settings", "acme", "--import", "disabled",
                  "--customer-creation", "create", "--order-number-source", "amazon",

@@ -680,3 +680,19 @@ def query_orders_of(engine, store: str) -> list[str]:
             .where(Store.name == store)
         )
         return [number for (number,) in found]
+
+
+def test_the_revenue_chart_has_a_value_axis_and_each_days_total(book):
+    board = make(book)
+    week = board.revenue.series()["USD"]
+    chart = board.revenue.chart.value
+    top = max(week)
+    # The axis: zero and the best day, in the store's money.
+    assert ">$0.00</text>" in chart and f">${top:,.2f}</text>" in chart
+    # A week is labelled day by day (each day with sales), and every bar says its total on hover.
+    for day, value in week.items():
+        assert f"<title>{day.isoformat()}: ${value:,.2f}</title>" in chart
+        if value:
+            assert f'text-anchor="middle">${value:,.2f}</text>' in chart
+    board.revenue.days.value = 30
+    assert 'text-anchor="middle">' not in board.revenue.chart.value  # too many to label
