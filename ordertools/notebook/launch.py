@@ -43,6 +43,9 @@ MIN_TOKEN_LENGTH = 16
 PAGES = ("stores.ipynb", "store_dashboard.ipynb", "order.ipynb")
 # Where the server's root leads: this page once the folder has it, else the list of pages.
 LANDING = "stores.ipynb"
+# What JupyterLab's file browser leaves out of the notebooks folder: the regression tests'
+# helpers, caches, checkpoints. Ops staff see the notebooks.
+LAB_HIDDEN = ["__pycache__", "*.pyc", ".ipynb_checkpoints", "conftest.py", "*.cfg", "*.py"]
 KERNEL_IDLE = 600
 # JupyterHub starts a service with its address and prefix in these (and a Hub API token).
 HUB_URL_ENV = "JUPYTERHUB_SERVICE_URL"
@@ -354,14 +357,16 @@ def open_dashboard(
     options = ServeOptions(port=free_port(VOILA_PORT))
     # Voila serves the dashboard, and the order pages its links open, in both cases.
     with dashboard_server(engine, options, token) as server:
-        signed_in = with_token(dashboard_url(server.url, store), token)
         if open_with == "lab":
+            signed_in = with_token(dashboard_url(server.url, store), token)
             lab = open_in_lab(engine, server, store, echo=echo)
             echo(f"Order pages open in Voila: sign in there once at {signed_in}")
             opened = nullcontext()
         else:
-            lab = None
-            echo(f"The store dashboard of {store}: {signed_in}")
+            # The store cards, as the Sales Channel starts: View Store opens each dashboard.
+            cards = f"{server.url.rstrip('/')}/voila/render/{LANDING}"
+            lab, signed_in = None, with_token(cards, token)
+            echo(f"The store cards (View Store opens each store's dashboard): {signed_in}")
             opened = opened_in_browser(signed_in)
         echo("Press Ctrl-C to stop (the demo Amazon keeps running until then, so Sync now works).")
         try:
@@ -375,15 +380,29 @@ def open_dashboard(
 def open_in_lab(
     engine: Engine, server: Server, store: str, *, echo: Callable[[str], None]
 ) -> subprocess.Popen:
+    """JupyterLab on the notebooks, opened on the store dashboard's notebook itself, signed in
+    with a token of its own (in its environment, never on a command line), showing only the
+    notebooks (the folder's test helpers hidden); as root too, where JupyterLab otherwise
+    refuses to start."""
     folder = notebooks_dir()
+    port = free_port(8888)
+    token = secrets.token_urlsafe(32)
     command = [
         sys.executable,
         "-m",
         "jupyterlab",
-        f"--port={free_port(8888)}",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--no-browser",  # opened below, on the notebook rather than the Launcher
         f"--ServerApp.root_dir={folder}",
-        "--ServerApp.default_url=/lab/tree/store_dashboard.ipynb",
+        f"--ContentsManager.hide_globs={LAB_HIDDEN!r}",
     ]
-    lab = subprocess.Popen(command, env=server_env(engine, server.url))
-    echo(f'JupyterLab opens store_dashboard.ipynb: set store = "{store}" and run all cells.')
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**server_env(engine, server.url), "JUPYTER_TOKEN": token}
+    lab = subprocess.Popen(command, env=env)
+    url = with_token(f"http://127.0.0.1:{port}/lab/tree/store_dashboard.ipynb", token)
+    wait_for_port(port, timeout=60, process=lab)  # its address, once it answers there
+    echo(f'JupyterLab, on the store dashboard\'s notebook (set store = "{store}", run all): {url}')
+    webbrowser.open(url)
     return lab

@@ -295,11 +295,11 @@ def test_demo_open_serves_signed_in_and_stops_with_every_kernel(tmp_path):
             [str(ORDERTOOLS), "demo", "--open"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        line = re.compile(r"The store dashboard of acme-us: (\S+)")
+        line = re.compile(r"The store cards \(View Store opens each store's dashboard\): (\S+)")
         assert _wait_for(lambda: line.search(out.read_text()), 120), out.read_text()
         url = line.search(out.read_text())[1]
-        token = url.split("&token=")[1]
-        page = url.split("&token=")[0]
+        page, token = url.split("?token=")
+        assert page.endswith("/voila/render/stores.ipynb")  # the landing page: the store cards
         assert requests.get(page).status_code == 401
         assert requests.get(page, headers={"Authorization": f"token {token}"}).ok
         assert _wait_for(lambda: _kernel_processes(demo), 30)
@@ -333,3 +333,38 @@ def test_refuses_to_start_without_a_safe_token(book, tmp_path):
     assert f"chmod 600 {file}" in serve(**{TOKEN_FILE_ENV: str(file)})
     assert "not both" in serve(**{TOKEN_FILE_ENV: str(file), TOKEN_ENV: TOKEN})
     assert "shorter than 16" in serve(**{TOKEN_ENV: "short"})
+
+
+def test_demo_open_lab_opens_the_notebook_itself_showing_only_notebooks(tmp_path):
+    """`ordertools demo --open lab`, as root too (this machine's tests run as root): the printed
+    address opens the dashboard's notebook signed in, the file browser lists only notebooks,
+    and the token is on no command line."""
+    out = tmp_path / "lab.log"
+    env = {**os.environ, "ORDERTOOLS_DB": f"sqlite:///{tmp_path / 'demo.db'}", "BROWSER": "true"}
+    with out.open("w") as log:
+        demo = subprocess.Popen(
+            [str(ORDERTOOLS), "demo", "--open", "lab"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        line = re.compile(r"JupyterLab, on the store dashboard's notebook .*: (\S+)")
+        assert _wait_for(lambda: line.search(out.read_text()), 120), out.read_text()
+        url = line.search(out.read_text())[1]
+        page, token = url.split("?token=")
+        assert page.endswith("/lab/tree/store_dashboard.ipynb")
+        assert _wait_for(lambda: requests.get(url).ok, 60), out.read_text()
+        base = page.removesuffix("lab/tree/store_dashboard.ipynb")
+        listed = requests.get(f"{base}api/contents", headers={"Authorization": f"token {token}"})
+        names = sorted(item["name"] for item in listed.json()["content"])
+        assert names and all(name.endswith(".ipynb") for name in names), names
+        assert "store_dashboard.ipynb" in names
+        assert requests.get(f"{base}api/contents").status_code == 403  # not without the token
+        processes = _tree(demo)
+        assert not any(token in " ".join(p.cmdline()) for p in processes)
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=60)
+    alive = psutil.wait_procs(processes, timeout=30)[1]
+    assert alive == [], [p.cmdline() for p in alive]
