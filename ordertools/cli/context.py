@@ -69,6 +69,11 @@ class Group(click.Group):
             usage_failure(exc)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # `ordertools orders X | head`: the reader has what it wanted. Exit as a shell's
+            # command does (141, SIGPIPE), without Python's error when it flushes stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(141) from None
         except Exception as exc:
             if isinstance(exc, OSError) and refused_beside_read_only_book(ctx, exc):
                 # A sync's lock file goes beside the order book, into the folder that made it
