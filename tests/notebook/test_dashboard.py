@@ -71,7 +71,10 @@ def all_html(board: StoreDashboard) -> str:
 def test_recent_orders_show_the_seed_columns_newest_first_with_real_links(book):
     board = make(book)
     html = board.recent_orders.snapshot()
-    headings = ["Purchase Date", "Order Number", "Status", "Buyer&#x27;s Name", "Grand Total"]
+    zone = board.dash.show.tz_name  # the dates' zone, named in their heading
+    headings = [
+        f"Purchase Date ({zone})", "Order Number", "Status", "Buyer&#x27;s Name", "Grand Total"
+    ]  # fmt: skip
     assert [html.index(f"<th>{h}</th>") for h in headings] == sorted(
         html.index(f"<th>{h}</th>") for h in headings
     )
