@@ -99,7 +99,7 @@ def test_the_dashboard_marks_late_orders_and_counts_them(shop):
     assert '<span class="ordertools-overdue">Overdue</span>' in row_of["overdue"]
     assert '<span class="ordertools-due">Due in 5 h</span>' in row_of["due"]
     assert "ordertools-overdue" not in row_of["later"] and "ordertools-due" not in row_of["later"]
-    assert "<th>Ship By</th>" in rows[1]
+    assert "<th>Ship By (UTC)</th>" in rows[1]  # the zone its dates are in
     data = board.store_data.snapshot()
     assert "1 overdue" in data and "1 due within 24 h" in data
 
