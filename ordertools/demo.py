@@ -62,8 +62,9 @@ def run_demo(
             with db.session(engine) as session:
                 store = stores.get_store(session, name)
                 records = query_orders(session, store, limit=10)
+                locale = stores.reading(store).locale  # as `ordertools orders` prints it
             echo(f"\nRecent Orders of {name} (newest first; Pending hidden until verified):")
-            echo(render_table(records, [key for key, _ in DEFAULT_COLUMNS]) + "\n")
+            echo(render_table(records, [key for key, _ in DEFAULT_COLUMNS], locale) + "\n")
         if open_with:
             with live_notifications(engine, emulator, names, echo=echo):
                 open_dashboard(engine, names[0], open_with, echo=echo)
@@ -100,9 +101,10 @@ def prepare_stores(engine: Engine, emulator: Emulator) -> list[str]:
 
 def dashboard_hint(store: str) -> str:
     return (
-        f"The store dashboard: `ordertools demo --open` opens it in your browser (Voila), "
-        f"`ordertools demo --open lab` in JupyterLab (notebooks/store_dashboard.ipynb, "
-        f'store = "{store}").\n'
+        "The store dashboard: `ordertools demo --open` opens the store cards in your browser "
+        "(Voila; View Store opens each store's dashboard), `ordertools demo --open lab` the "
+        "dashboard's notebook in JupyterLab "
+        f'(notebooks/store_dashboard.ipynb, store = "{store}").\n'
     )
 
 

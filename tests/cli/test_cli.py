@@ -913,6 +913,9 @@ def test_demo_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Recent Orders of acme-us" in done.stdout
     assert "sync success" in done.stdout
+    # Each store's totals as its marketplace reads them, as `orders` prints them.
+    german = done.stdout.split("Recent Orders of acme-de")[1].split("Store ")[0]
+    assert re.search(r"\d,\d\d\xa0€\n", german) and not re.search(r"€\d", german)
     assert time.monotonic() - started < 30
     assert (tmp_path / "demo.db").exists()
 
