@@ -174,14 +174,10 @@ def _locale(chosen: str | None, store) -> str:
     """`--locale` as Babel reads it, else the store's; a mistyped one is refused in one line."""
     if not chosen:
         return stores.reading(store).locale
-    from babel import Locale, UnknownLocaleError
-
     try:
-        return str(Locale.parse(chosen))
-    except (ValueError, UnknownLocaleError):
-        raise ConfigurationError(
-            f"--locale: unknown locale {chosen!r}: use a language and country such as de_DE"
-        ) from None
+        return stores.parse_locale(chosen)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--locale: {exc}") from None
 
 
 def _due(ctx, name: str, within: str, limit: int, fmt: str, locale: str | None) -> None:
@@ -205,9 +201,8 @@ def _due(ctx, name: str, within: str, limit: int, fmt: str, locale: str | None) 
         click.echo(json.dumps([_due_json(o, now, horizon) for o in due], indent=2))
         return
     if not due:
-        click.echo(
-            f"No order of {name} is overdue or due to ship within {ship_by.horizon_words(horizon)}."
-        )
+        within = ship_by.duration_words(horizon)
+        click.echo(f"No order of {name} is overdue or due to ship within {within}.")
         return
     rows = [
         [

@@ -66,10 +66,6 @@ def duration_words(span: timedelta) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-def horizon_words(horizon: timedelta) -> str:
-    return duration_words(horizon)
-
-
 def parse_horizon(text: str) -> timedelta:
     """ "12h", "90m", "2d" as a timedelta; ValueError saying what is accepted."""
     found = _DURATION.match(text or "")

@@ -179,6 +179,17 @@ def reading(store: Store) -> Reading:
     return Reading(locale, zone, store.locale is None, store.time_zone is None)
 
 
+def parse_locale(text: str, or_else: str = "") -> str:
+    """`text` as Babel names the locale ("de-de" -> "de_DE"); ConfigurationError otherwise."""
+    try:
+        return str(Locale.parse(text))
+    except (ValueError, UnknownLocaleError):
+        raise ConfigurationError(
+            f"unknown locale {text!r}: use a language and country such as de_DE, en_GB "
+            f"or ja_JP{or_else}"
+        ) from None
+
+
 def set_reading(
     session: Session, name: str, *, locale: str | None = None, time_zone: str | None = None
 ) -> Store:
@@ -186,13 +197,7 @@ def set_reading(
     Europe/Berlin) read; "marketplace" goes back to the marketplace's own. Checked first."""
     store = get_store(session, name)
     if locale is not None and locale != MARKETPLACE_DEFAULT:
-        try:
-            locale = str(Locale.parse(locale))
-        except (ValueError, UnknownLocaleError):
-            raise ConfigurationError(
-                f"unknown locale {locale!r}: use a language and country such as de_DE, en_GB "
-                f"or ja_JP, or {MARKETPLACE_DEFAULT!r} for the marketplace's own"
-            ) from None
+        locale = parse_locale(locale, f", or {MARKETPLACE_DEFAULT!r} for the marketplace's own")
     if time_zone is not None and time_zone != MARKETPLACE_DEFAULT:
         try:
             ZoneInfo(time_zone)

@@ -45,7 +45,7 @@ PAGES = ("stores.ipynb", "store_dashboard.ipynb", "order.ipynb")
 LANDING = "stores.ipynb"
 # What JupyterLab's file browser leaves out of the notebooks folder: the regression tests'
 # helpers, caches, checkpoints. Ops staff see the notebooks.
-LAB_HIDDEN = ["__pycache__", "*.pyc", ".ipynb_checkpoints", "conftest.py", "*.cfg", "*.py"]
+LAB_HIDDEN = ["__pycache__", "*.pyc", ".ipynb_checkpoints", "*.py", "*.cfg"]
 KERNEL_IDLE = 600
 # JupyterHub starts a service with its address and prefix in these (and a Hub API token).
 HUB_URL_ENV = "JUPYTERHUB_SERVICE_URL"

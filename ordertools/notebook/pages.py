@@ -212,7 +212,7 @@ def store_data(data, show: Display, ship_by=None) -> str:
 def ship_by_summary(counts, *, hint: bool = True) -> str:
     """Counts such as "2 overdue, 1 due within 24 h", with the shipping queue's badges.
     `hint`: point to the section that lists them (on the dashboard, not on a store card)."""
-    within = ship_by_rules.horizon_words(counts.horizon)
+    within = ship_by_rules.duration_words(counts.horizon)
     if not counts.overdue and not counts.due:
         return e(f"none overdue, none due within {within}")
     parts = []

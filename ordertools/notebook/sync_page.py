@@ -159,7 +159,7 @@ class SyncResults:
                         }
                     )
         if not rows:
-            hours = ship_by.horizon_words(within)
+            hours = ship_by.duration_words(within)
             return Markdown(f"No order is overdue or due to ship within {hours}.")
         return pd.DataFrame(rows).set_index("Store")
 
