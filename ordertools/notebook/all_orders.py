@@ -18,6 +18,7 @@ from ordertools.errors import OrdertoolsError
 from ordertools.notebook import pages
 from ordertools.notebook.base import Dashboard, Section, download_link, say
 from ordertools.notebook.order_page import OrderView
+from ordertools.notebook.pages import CSS
 from ordertools.queries.exports import (
     DEFAULT_COLUMNS,
     HEADINGS,
@@ -26,7 +27,6 @@ from ordertools.queries.exports import (
     render_xlsx,
 )
 from ordertools.queries.filters import OrderFilters, filters_from_json
-from ordertools.queries.links import link
 from ordertools.queries.orders import COUNT_CAP, SORTS, count_orders, query_orders
 from ordertools.queries.views import DEFAULT_VIEW, delete_view, list_views, rename_view, save_view
 
@@ -165,13 +165,14 @@ class AllOrders(Section):
         self.download = widgets.HTML()
 
         self.message = widgets.HTML()
-        self.grid = widgets.GridBox(layout=widgets.Layout(grid_gap="0px 0px"))
-        self.detail = widgets.VBox()  # the order page (`OrderView`) of the order clicked
+        self.table = widgets.HTML()
+        self.open_choice = widgets.Dropdown(description="Open order", options=[])
+        self.open_button = widgets.Button(description="Open here")
+        self.open_button.on_click(lambda _: self.show_order(self.open_choice.value))
+        self.detail = widgets.VBox()  # the order page (`OrderView`) of the order opened here
         self.order_view = None
         self.close_detail = widgets.Button(description="Close order", layout={"display": "none"})
         self.close_detail.on_click(lambda _: self.show_order(None))
-        # Cells share one layout and style: a page is many cells, each a model in the browser.
-        self._cell_layout = widgets.Layout(padding="3px 8px", border_bottom="1px solid #ddd")
 
         super().__init__(
             [
@@ -186,10 +187,10 @@ class AllOrders(Section):
                 ),
                 widgets.HBox([self.sort, self.descending]),
                 self.message,
-                self.grid,
+                self.table,
                 widgets.HBox([self.prev_button, self.pager, self.next_button, self.page_size]),
                 widgets.HBox([self.export_csv, self.export_xlsx, self.download]),
-                self.close_detail,
+                widgets.HBox([self.open_choice, self.open_button, self.close_detail]),
                 self.detail,
             ]
         )
@@ -257,55 +258,13 @@ class AllOrders(Section):
         )
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= last
-        self._fill_grid()
+        self._fill_table()
 
-    def _fill_grid(self) -> None:
-        for old in self.grid.children:
-            old.close()
-        columns = self.shown_columns
-        cells = [self._cell(f"<b>{pages.e(self._heading(c))}</b>") for c in columns]
-        self.order_buttons = []
-        for record in self.records:
-            for column in columns:
-                cells.append(self._value_cell(record, column))
-        if not self.records:
-            cells.append(self._cell('<span class="ordertools-muted">No orders match.</span>'))
-            cells += [self._cell("") for _ in columns[1:]]
-        self.grid.layout.grid_template_columns = f"repeat({len(columns)}, max-content)"
-        self.grid.children = cells
-
-    def _heading(self, column: str) -> str:
-        label = HEADINGS[column]
-        return self.dash.show.heading(label) if column == "purchase_date" else label
-
-    def _cell(self, html: str) -> widgets.HTML:
-        return widgets.HTML(html, layout=self._cell_layout)
-
-    def _value_cell(self, record, column: str):
-        if column != "order_number":
-            return self._cell(self._shown(record, column))
-        if record.local_order_number is None:
-            # View only: the number links to the order in Seller Central, as in Recent Orders.
-            tag = ' <span class="ordertools-view-only-tag">view only</span>'
-            return self._cell(link(pages.e(record.order_number), record.link) + tag)
-        # Imported: the number opens the order's page here, below the table.
-        button = widgets.Button(
-            description=record.order_number,
-            tooltip=f"Open order {record.order_number} here",
-            layout=widgets.Layout(width="auto"),
-        )
-        button.add_class("ordertools-order-button")
-        button.on_click(lambda _, number=record.order_number: self.show_order(number))
-        self.order_buttons.append(button)
-        return button
-
-    def _shown(self, record, column: str) -> str:
-        show = self.dash.show
-        if column == "purchase_date":
-            return pages.e(show.date(record.purchase_date))
-        if column == "grand_total":
-            return pages.e(show.money(record.grand_total, record.currency))
-        return pages.e(getattr(record, column))
+    def _fill_table(self) -> None:
+        self.table.value = CSS + self.dash.show.orders_table(self.records, self.shown_columns)
+        imported = [r.order_number for r in self.records if r.local_order_number is not None]
+        self.open_choice.options = imported
+        self.open_button.disabled = not imported
 
     # -- order detail ---------------------------------------------------------------------------
 
@@ -426,6 +385,6 @@ class AllOrders(Section):
     def snapshot(self) -> str:
         return (
             f"<p>{self.active.value}</p>"
-            + self.dash.show.orders_table(self.records, self.shown_columns)
+            + self.table.value.removeprefix(CSS)
             + f"<p>{self.pager.value}</p>"
         )

@@ -42,10 +42,6 @@ CSS = """<style>
 .ordertools-oversold {color: #b00; font-weight: bold;}
 .ordertools-stock td, .ordertools-stock th {line-height: 1.5;}
 .ordertools-nowrap {white-space: nowrap;}
-/* All Orders opens an imported order's page in place with a button: it reads as the link
-   it acts like, the same blue as Recent Orders' order numbers. */
-.ordertools-order-button.jupyter-button, .ordertools-order-button {background: none;
-  color: #0066c0; text-decoration: underline; box-shadow: none; padding: 0; height: auto;}
 .ordertools-view-only td {color: #555; background: #fafafa;}
 .ordertools-view-only-tag {font-size: 11px; color: #666; border: 1px solid #bbb;
   border-radius: 3px; padding: 0 4px; white-space: nowrap;}

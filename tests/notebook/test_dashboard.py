@@ -8,6 +8,7 @@ a person does on the page: flips a setting, fills filters, pages, exports, click
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -344,12 +345,23 @@ def test_columns_can_be_added_and_removed(book):
     assert orders.shown_columns == ["order_number"]  # never an empty table
 
 
-def test_clicking_an_imported_order_opens_its_page_in_place(book):
+def test_all_orders_links_each_order_and_opens_an_imported_one_in_place(book):
     orders = make(book).all_orders
-    button = orders.order_buttons[0]
-    button.click()
+    table = orders.table.value
+    imported = [r for r in orders.records if r.local_order_number is not None]
+    view_only = [r for r in orders.records if r.local_order_number is None]
+    assert imported and view_only
+    # One link style with Recent Orders: the local page, or Seller Central when view only.
+    assert f'href="{html.escape(imported[0].link)}"' in table
+    assert "voila/render/order.ipynb?store=acme-us" in imported[0].link
+    assert f'href="{html.escape(view_only[0].link)}"' in table
+    assert view_only[0].link.startswith("https://sellercentral.amazon.com/")
+    # Open order lists the page's imported orders (a view-only one has no page here).
+    assert list(orders.open_choice.options) == [r.order_number for r in imported]
+    orders.open_choice.value = imported[0].order_number
+    orders.open_button.click()
     page = orders.order_view.snapshot()
-    assert f"Amazon order {button.description}" in page
+    assert f"Amazon order {imported[0].order_number}" in page
     assert "Local order" in page and "Status history" in page and "Sent to Amazon" in page
     assert orders.detail.children == (orders.order_view,)
     assert orders.close_detail.layout.display is None
