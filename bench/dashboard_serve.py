@@ -16,8 +16,8 @@ order book in a temp SQLite file (or `--db`), with Debian's Chromium driven by P
    after the kept tab opened, right after the loads, and after the cull interval; the goal is
    no kernel beyond the open tabs (and a preheated pool).
 
-`--preheat N` starts N kernels ahead per page. Its pages read their store from the address
-only when they wait for their request (`voila.utils.wait_for_request()` after their imports);
+`--preheat N` starts N kernels ahead per page (as `ordertools serve --preheat N`). Its pages
+read their store from the address only once they have their request (`notebook.base.parameters`);
 the run checks each page shows the store it asked for and says so when one did not. `--folder`
 serves another copy of the notebooks (e.g. one whose dashboard waits).
 
@@ -96,8 +96,10 @@ def server_seconds(log: Path, store: str) -> str:
 
 
 def settle(base: str, token: str, want: int, timeout: float) -> int:
+    """Wait until `want` kernels run: the culler has ended the closed tabs' and a preheated
+    pool has refilled (else the memory compared is not that of the same kernels)."""
     deadline = time.monotonic() + timeout
-    while len(alive := kernels(base, token)) > want and time.monotonic() < deadline:
+    while len(alive := kernels(base, token)) != want and time.monotonic() < deadline:
         time.sleep(0.5)
     return len(alive)
 

@@ -31,8 +31,17 @@ from ordertools.notebook.launch import KERNEL_IDLE, VOILA_PORT, ServeOptions, se
     metavar="SECONDS",
     help="A closed tab's kernel ends after SECONDS without activity; open tabs keep theirs.",
 )
+@click.option(
+    "--preheat",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Keep N kernels per page started ahead, imports done: a dashboard then shows in about "
+    "half the time, for about 150 MB of memory per kernel.",
+)
 @click.pass_context
-def serve(ctx, host, port, base_url, kernel_idle):
+def serve(ctx, host, port, base_url, kernel_idle, preheat):
     """Serve the store dashboard and its order pages to a team, until Ctrl-C or SIGTERM.
 
     Every request must prove the sign-in token: open a page once with ?token=TOKEN (the
@@ -51,7 +60,9 @@ def serve(ctx, host, port, base_url, kernel_idle):
       ordertools serve --host 0.0.0.0 --port 8866
       ordertools serve --host 127.0.0.1 --base-url /ordertools/   # behind a reverse proxy
     """
-    options = ServeOptions(host=host, port=port, base_url=base_url, kernel_idle=kernel_idle)
+    options = ServeOptions(
+        host=host, port=port, base_url=base_url, kernel_idle=kernel_idle, preheat=preheat
+    )
     serve_dashboard(order_book(ctx), options, echo=click.echo)
 
 

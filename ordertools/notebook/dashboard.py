@@ -24,6 +24,7 @@ from ordertools.notebook.base import (
     Dashboard,
     Section,
     Unavailable,
+    first_store,
     html_widget,
     kernel_engine,
     parameters,
@@ -324,7 +325,12 @@ class StoreDashboard:
         Under Voila, `?store=...&time_zone=...` in the page's address win over the arguments.
         A store the order book lacks (or an unknown time zone) opens an `Unavailable` page.
         """
-        chosen = parameters(store=store, time_zone=time_zone)
+
+        def rehearse() -> None:
+            if (any_store := first_store(kernel_engine())) is not None:
+                cls(Dashboard(kernel_engine(), any_store, time_zone=time_zone, **options))
+
+        chosen = parameters(store=store, time_zone=time_zone, rehearse=rehearse)
         try:
             dash = Dashboard(
                 kernel_engine(), chosen["store"], time_zone=chosen["time_zone"], **options

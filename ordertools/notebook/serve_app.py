@@ -44,6 +44,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import PeriodicCallback
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError
 from traitlets import Integer, Type, default
 from voila.app import Voila
 from voila.request_info_handler import RequestInfoSocketHandler
@@ -270,6 +272,10 @@ def log_request(handler: web.RequestHandler) -> None:
 
 class Quiet(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(
+            record.exc_info[1], StreamClosedError | WebSocketClosedError
+        ):
+            return False  # a message to a tab closed a moment before: nothing is wrong
         message = record.getMessage()
         return not any(noise in message for noise in QUIET)
 
@@ -346,6 +352,9 @@ class DashboardServer(Voila):
                 "default": {"pool_size": 0},
                 **{page: {"pool_size": self.preheat} for page in PAGES},
             }
+            # A used kernel's replacement starts this long after: its start and imports take
+            # both cores for a second or two, and the page just opened needs them first.
+            self.config.VoilaKernelManager.fill_delay = 4
         settings = super().init_settings()
         settings["log_function"] = log_request
         _cull_only_kernels_still_there(self.kernel_manager)

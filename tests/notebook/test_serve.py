@@ -260,6 +260,41 @@ def test_one_log_line_per_page_view(served):
     assert all(PAGE_LINE.match(line) for line in lines[2:]), lines
 
 
+def _page_kernel(html: str) -> str:
+    """The kernel a Voila page runs on (its page config names it)."""
+    return re.search(r'"kernelId": "([0-9a-f-]{36})"', html)[1]
+
+
+def test_preheated_kernels_serve_the_store_the_address_asks_for(book, tmp_path):
+    """`--preheat 1`: each page takes a kernel started ahead (its imports done) and still shows
+    the store in its own address, not the notebook's default or the store rehearsed."""
+    cli, port = _start(book, tmp_path / "serve.log", "--preheat", "1")
+    base = f"http://127.0.0.1:{port}/"
+    signed = {"Authorization": f"token {TOKEN}"}
+    try:
+        used: set[str] = set()
+
+        def ahead() -> set[str]:
+            return {k["id"] for k in _kernels(base)} - used
+
+        for store in ("acme-de", "acme-jp"):
+            # Three pages, one kernel ahead each; a used one is replaced a few seconds later
+            # (a served page's kernel stays until the culler ends it: nobody connects here).
+            assert _wait_for(lambda: len(ahead()) == 3, 90), _kernels(base)
+            waiting = ahead()
+            page = requests.get(_dashboard(base, store), headers=signed)
+            assert page.status_code == 200
+            used.add(_page_kernel(page.text))
+            assert _page_kernel(page.text) in waiting  # a preheated kernel, not a new one
+            # Its orders link to their pages (JSON-escaped in the page: `&` is \u0026).
+            assert f"order.ipynb?store={store}\\u0026" in page.text
+            assert "order.ipynb?store=acme-us" not in page.text  # the notebook's default store
+        assert "Traceback" not in (tmp_path / "serve.log").read_text()
+    finally:
+        cli.send_signal(signal.SIGTERM)
+        cli.wait(timeout=60)
+
+
 @pytest.mark.parametrize(
     "stop", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "Ctrl-C", "killed"]
 )
