@@ -3,15 +3,19 @@
 Playwright drives `/usr/bin/chromium` (it must never download a browser of its own here). The
 order book is the deterministic demo one the notebooks' reference outputs come from. A missing
 Chromium skips this test on a workstation and fails it in CI (`CI` set): `.ci/run` installs it.
-A screenshot of the dashboard is saved under `test-artifacts/`.
+Screenshots go under `test-artifacts/`: the dashboard and an order page of a US, a German and
+a Japanese store (each in its marketplace's money and time zone), and the dashboard after a
+Ship and a Cancel made from the page.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from sqlalchemy import select
 from ordertools import db
 from ordertools.db import Store
 from ordertools.demo import REFERENCE_AT, REFERENCE_TZ, build_demo_order_book
+from ordertools.fulfillment.actions import find_local_order
 from ordertools.notebook.launch import dashboard_url, free_port, voila_command, wait_for_port
 from ordertools.runs.notebooks import notebooks_dir
 
@@ -50,21 +55,17 @@ def _chromium_or_skip() -> str:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def voila(tmp_path_factory):
+@contextmanager
+def _voila(tmp_path_factory, **env_extra: str):
     """Voila on a free port over the demo order book; yields (base URL, engine)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
     engine = db.connect(url)
     build_demo_order_book(engine, REFERENCE_AT)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "ORDERTOOLS_DB": url,
-        "ORDERTOOLS_TZ": REFERENCE_TZ,
-        "ORDERTOOLS_VOILA_URL": base,
-    }
-    env.pop("QUERY_STRING", None)
+    env = {**os.environ, "ORDERTOOLS_DB": url, "ORDERTOOLS_VOILA_URL": base, **env_extra}
+    for name in ("QUERY_STRING", *([] if "ORDERTOOLS_TZ" in env_extra else ["ORDERTOOLS_TZ"])):
+        env.pop(name, None)
     log = (tmp_path_factory.mktemp("voila") / "voila.log").open("w")
     server = subprocess.Popen(
         voila_command(notebooks_dir(), port), env=env, stdout=log, stderr=subprocess.STDOUT
@@ -77,6 +78,20 @@ def voila(tmp_path_factory):
         server.wait(timeout=20)
         engine.dispose()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    """Dates in the reference zone, as in the notebooks' reference outputs."""
+    with _voila(tmp_path_factory, ORDERTOOLS_TZ=REFERENCE_TZ) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def voila_own_zones(tmp_path_factory):
+    """No ORDERTOOLS_TZ: each store's dates in its marketplace's zone."""
+    with _voila(tmp_path_factory) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +116,48 @@ def _open_dashboard(page, base: str) -> None:
     page.goto(dashboard_url(base, "acme-us"), timeout=WAIT_MS)
     page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
     page.get_by_text("Orders 1–", exact=False).first.wait_for(timeout=WAIT_MS)
+
+
+def _whole_page(page, path: Path) -> None:
+    """Voila scrolls inside its own container: a viewport as tall as the page shows all of it."""
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": 1280, "height": min(max(height + 40, 900), 8000)})
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+# Each marketplace's money as its readers write it, in the store's own time zone.
+MARKETPLACES = {
+    "acme-us": (re.compile(r"\$\d+\.\d\d"), "America/Los_Angeles"),
+    "acme-de": (re.compile(r"\d+,\d\d\s€"), "Europe/Berlin"),
+    "acme-jp": (re.compile(r"￥\d"), "Asia/Tokyo"),
+}
+
+
+@pytest.mark.parametrize("store", sorted(MARKETPLACES))
+def test_each_marketplace_reads_as_its_own(voila_own_zones, browser, store):
+    base, _ = voila_own_zones
+    money, zone = MARKETPLACES[store]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(dashboard_url(base, store), timeout=WAIT_MS)
+    recent = page.locator(RECENT).first
+    recent.wait_for(timeout=WAIT_MS)
+    assert money.search(recent.inner_text()), recent.inner_text()
+    assert page.locator("th", has_text=zone).count() >= 1  # the date heading names the zone
+    ARTIFACTS.mkdir(exist_ok=True)
+    _whole_page(page, ARTIFACTS / f"dashboard-{store}.png")
+
+    order = browser.new_page(viewport={"width": 1280, "height": 900})
+    href = recent.locator('a[href*="order.ipynb"]').first.get_attribute("href")
+    order.goto(href, timeout=WAIT_MS)
+    order.get_by_text("Status history").wait_for(timeout=WAIT_MS)
+    assert money.search(order.locator("body").inner_text())
+    assert order.get_by_text(f"Back to the dashboard of {store}").count() == 1
+    _whole_page(order, ARTIFACTS / f"order-{store}.png")
+    order.close(run_before_unload=True)
+    page.close(run_before_unload=True)
 
 
 def test_dashboard_in_chromium(voila, browser):
@@ -168,3 +225,65 @@ def test_dashboard_in_chromium(voila, browser):
     assert order_page.get_by_role("button", name="Add comment").count() == 1
     order_page.screenshot(path=str(ARTIFACTS / "order_page.png"), full_page=True)
     assert time.monotonic() - started < 120
+
+
+def _local_status(engine, order: str) -> str:
+    with db.session(engine) as session:
+        return find_local_order(session, order, "acme-de").status
+
+
+def _select(page, offering: str):
+    """The drop-down that offers `offering` (the queue's prompt, a carrier, a reason)."""
+    return page.locator("select", has=page.locator("option", has_text=offering)).first
+
+
+def _choices(picker) -> list[str]:
+    """The queue picker's orders (ipywidgets writes its options' spaces as no-break spaces)."""
+    options = [o.replace("\xa0", " ") for o in picker.locator("option").all_text_contents()]
+    return [o.split(" · ")[0] for o in options[1:]]  # after "Choose an order to ship or cancel"
+
+
+def _gone_from_the_queue(picker, numbers: list[str]) -> None:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while set(numbers) & set(_choices(picker)):
+        assert time.monotonic() < deadline, (numbers, _choices(picker))
+        time.sleep(0.2)
+
+
+def test_ship_and_cancel_from_the_page(voila, browser):
+    """Orders awaiting shipment, in Chromium: choose an order, ship it with its tracking
+    number; choose another, cancel it with a reason. The order book changes, the page says so
+    and the orders leave the queue."""
+    base, engine = voila
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(dashboard_url(base, "acme-de"), timeout=WAIT_MS)
+    page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
+    picker = _select(page, "Choose an order to ship or cancel")
+    choices = _choices(picker)
+    # Amazon cancels only what it still shows Unshipped: cancel one of those, ship another.
+    rows = page.locator("table.ordertools-awaiting tbody tr").all_inner_texts()
+    unshipped = [n for n in choices if any(n in r and "\tUnshipped" in r for r in rows)]
+    assert unshipped and len(choices) >= 2, rows
+    canceled = unshipped[0]
+    shipped = next(n for n in choices if n != canceled)
+
+    picker.select_option(index=1 + choices.index(shipped))
+    page.get_by_text("Ship order ").wait_for(timeout=WAIT_MS)  # its local order's number
+    _select(page, "UPS").select_option(value="UPS")
+    page.locator('.widget-text:has(label:text-is("Tracking")) input').fill("1Z999AA10123456784")
+    page.locator("button", has_text=re.compile(r"^\s*Ship\s*$")).click()
+    page.get_by_text(re.compile(r"^Shipped: ")).first.wait_for(timeout=WAIT_MS)
+    assert _local_status(engine, shipped) == "complete"  # every unit shipped
+    _gone_from_the_queue(picker, [shipped])
+
+    picker.select_option(index=1 + _choices(picker).index(canceled))
+    page.get_by_text("Ship order ").wait_for(timeout=WAIT_MS)
+    _select(page, "NoInventory").select_option(value="NoInventory")
+    page.get_by_role("button", name="Cancel order").click()
+    page.get_by_text(re.compile(r"^Canceled: ")).first.wait_for(timeout=WAIT_MS)
+    assert _local_status(engine, canceled) == "canceled"
+
+    _gone_from_the_queue(picker, [shipped, canceled])
+    ARTIFACTS.mkdir(exist_ok=True)
+    _whole_page(page, ARTIFACTS / "dashboard-after-ship-and-cancel.png")
+    page.close(run_before_unload=True)
