@@ -146,6 +146,11 @@ def test_each_marketplace_reads_as_its_own(voila_own_zones, browser, store):
     recent.wait_for(timeout=WAIT_MS)
     assert money.search(recent.inner_text()), recent.inner_text()
     assert page.locator("th", has_text=zone).count() >= 1  # the date heading names the zone
+    cut = page.evaluate(
+        "[...document.querySelectorAll('.widget-label')]"
+        ".filter(l => l.offsetParent && l.scrollWidth > l.clientWidth + 1).map(l => l.textContent)"
+    )
+    assert cut == [], f"labels cut short: {cut}"
     ARTIFACTS.mkdir(exist_ok=True)
     _whole_page(page, ARTIFACTS / f"dashboard-{store}.png")
 
