@@ -333,7 +333,9 @@ def order_page(
         amazon.append(("Ship to", "<br>".join(e(line) for line in _address_lines(address))))
     if detail["placed_before_integration"]:
         amazon.append(("Note", "Placed before the store's integration: it never imports."))
-    parts = [CSS, f"<h3>Amazon order {e(detail['order_number'])}</h3>", facts(amazon)]
+    parts = [CSS, f"<h3>Amazon order {e(detail['order_number'])}</h3>"]
+    parts += [f'<p class="ordertools-muted">Dates and times in {e(show.tz_name)}.</p>']
+    parts += [facts(amazon)]
     parts += ["<h4>Items</h4>", _items(detail, show)]
     parts += ["<h5>Stock history</h5>", stock_history(detail["stock"], show)]
     parts += ["<h4>Local order</h4>", _local(detail["local_order"], show)]
@@ -505,6 +507,11 @@ _NUMERIC = {"On hand", "Reserved", "Available", "Oversold"}
 _NONE = '<span class="ordertools-muted">none</span>'
 
 
+def local_status_words(status: str) -> str:
+    """A local order's status as the Sales Channel shows it: `complete` reads "Complete"."""
+    return status.replace("_", " ").capitalize() if status else status
+
+
 def _local(local: dict | None, show: Display) -> str:
     if local is None:
         return '<p class="ordertools-muted">Not imported: view only (see the notes).</p>'
@@ -514,7 +521,7 @@ def _local(local: dict | None, show: Display) -> str:
     table = facts(
         [
             ("Number", e(local["number"])),
-            ("Status", e(local["status"])),
+            ("Status", e(local_status_words(local["status"]))),
             ("Customer", customer),
             ("Created", show.wall_clock(_parse(local["created_at"]))),
         ]
@@ -522,7 +529,12 @@ def _local(local: dict | None, show: Display) -> str:
     comments = _table(
         ("When", "Status", "Comment", "By"),
         (
-            (show.wall_clock(_parse(h["at"])), e(h["status"]), e(h["comment"]), e(h["source"]))
+            (
+                show.wall_clock(_parse(h["at"])),
+                e(local_status_words(h["status"])),
+                e(h["comment"]),
+                e(h["source"]),
+            )
             for h in local["history"]
         ),
     )
