@@ -46,7 +46,7 @@ from tornado import web
 from tornado.ioloop import PeriodicCallback
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
-from traitlets import Integer, Type, default
+from traitlets import Integer, TraitError, Type, default
 from voila.app import Voila
 from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
@@ -248,7 +248,14 @@ class KernelList(APIHandler):
 
     @web.authenticated
     async def get(self):
-        kernels = await ensure_async(self.kernel_manager.list_kernels())
+        kernels = []
+        for kernel_id in list(self.kernel_manager.list_kernel_ids()):
+            try:
+                kernels.append(await ensure_async(self.kernel_manager.kernel_model(kernel_id)))
+            except (KeyError, TraitError):
+                # Still starting (no last activity yet: jupyter_server's own list then fails
+                # with a 500, as a preheated pool fills) or ended meanwhile: not listed yet.
+                continue
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(kernels, default=json_default))
 
