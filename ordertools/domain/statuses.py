@@ -63,6 +63,11 @@ def _key(word: str) -> str:
     return " ".join(part for part in re.split(r"[\s_-]+", word.lower()) if part)
 
 
+def local_status_words(status: str) -> str:
+    """A local order's status as the Sales Channel shows it: `complete` reads "Complete"."""
+    return status.replace("_", " ").capitalize() if status else status
+
+
 def display_status(amazon_status: str | None, local_status: str | None = None) -> str:
     """The word shown for an order: Amazon's status in the Sales Channel's words, or Completed.
 

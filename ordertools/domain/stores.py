@@ -69,6 +69,11 @@ def list_stores(session: Session) -> list[Store]:
     return list(session.scalars(select(Store).order_by(Store.name)))
 
 
+def first_store_name(session: Session) -> str | None:
+    """The first of `list_stores`, read alone (None: no store yet)."""
+    return session.scalar(select(Store.name).order_by(Store.name).limit(1))
+
+
 def add_store(
     session: Session,
     name: str,

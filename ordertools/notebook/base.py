@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ordertools import db
 from ordertools.amazon.client import AmazonClient
-from ordertools.domain.stores import get_store, list_stores
+from ordertools.domain.stores import first_store_name, get_store
 from ordertools.notebook import pages
 from ordertools.notebook.pages import CSS, Display
 
@@ -44,11 +44,11 @@ def wait_for_the_page(rehearse: Callable[[], object] | None = None) -> None:
     """In a kernel `ordertools serve --preheat` started ahead, wait here for the page's request.
 
     A preheated kernel runs its notebook's imports before anyone asks for a page; the page's
-    address (`?store=...`) reaches it only through `voila.utils.wait_for_request`, which blocks
-    until then. Everything after this call sees the real request. Anywhere else (papermill,
+    address (`?store=...`) reaches it only once a page takes it (`page_request`, which blocks
+    until then). Everything after this call sees the real request. Anywhere else (papermill,
     JupyterLab, a kernel Voila started for one request) `VOILA_PREHEAT` is unset or "False" and
-    this returns at once. Voila leaves the variable "True" after the wait, so it is cleared here:
-    a second call in the same kernel must not wait for a request that never comes.
+    this returns at once. Nothing clears the variable after the wait but this function: a second
+    call in the same kernel must not wait for a request that never comes.
 
     Before it waits, the kernel builds the page once for nothing (`rehearse`): a process's first
     dashboard compiles its queries and sets up its widget classes, 0.46 s against 0.1 s for the
@@ -101,8 +101,7 @@ def rehearsed(build: Callable[[], object]) -> None:
 def first_store(engine: Engine) -> str | None:
     """The order book's first store, for a rehearsal (None: it has none yet)."""
     with db.session(engine) as session:
-        stores = list_stores(session)
-        return stores[0].name if stores else None
+        return first_store_name(session)
 
 
 class Dashboard:

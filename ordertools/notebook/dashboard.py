@@ -327,8 +327,9 @@ class StoreDashboard:
         """
 
         def rehearse() -> None:
-            if (any_store := first_store(kernel_engine())) is not None:
-                cls(Dashboard(kernel_engine(), any_store, time_zone=time_zone, **options))
+            engine = kernel_engine()
+            if (any_store := first_store(engine)) is not None:
+                cls(Dashboard(engine, any_store, time_zone=time_zone, **options))
 
         chosen = parameters(store=store, time_zone=time_zone, rehearse=rehearse)
         try:

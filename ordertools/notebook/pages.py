@@ -21,7 +21,7 @@ from ordertools.amazon import regions
 from ordertools.db import Reconciliation, Store, SyncRun
 from ordertools.domain import ship_by as ship_by_rules
 from ordertools.domain.money import money
-from ordertools.domain.statuses import FULFILLED_BY_WORDS
+from ordertools.domain.statuses import FULFILLED_BY_WORDS, local_status_words
 from ordertools.domain.stores import reading
 from ordertools.errors import ConfigurationError
 from ordertools.fulfillment.outbox import state_words
@@ -505,11 +505,6 @@ def stock_table(stock, store: str) -> str:
 
 _NUMERIC = {"On hand", "Reserved", "Available", "Oversold"}
 _NONE = '<span class="ordertools-muted">none</span>'
-
-
-def local_status_words(status: str) -> str:
-    """A local order's status as the Sales Channel shows it: `complete` reads "Complete"."""
-    return status.replace("_", " ").capitalize() if status else status
 
 
 def _local(local: dict | None, show: Display) -> str:

@@ -182,10 +182,7 @@ def test_dashboard_in_chromium(voila, browser):
     page.locator("th", has_text="To ship").first.wait_for(timeout=WAIT_MS)
     assert page.get_by_text("Choose an order to ship or cancel").count() >= 1
     ARTIFACTS.mkdir(exist_ok=True)
-    # Voila scrolls inside its own container, so a tall viewport shows the whole page.
-    page.set_viewport_size({"width": 1280, "height": 3400})
-    page.screenshot(path=str(ARTIFACTS / "store_dashboard.png"))
-    page.set_viewport_size({"width": 1280, "height": 900})
+    _whole_page(page, ARTIFACTS / "store_dashboard.png")
 
     # A filter narrows All Orders.
     pager = page.get_by_text("Orders 1–", exact=False).first
