@@ -35,7 +35,11 @@ PAGE_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (GET|POST) (\S+) (\d{3}
 
 
 def _start(url: str, log: Path, *args: str) -> tuple[subprocess.Popen, int]:
+    """`ordertools serve` on a free port; without kernels started ahead unless `args` ask for
+    them (the tests that count kernels count the tabs' own)."""
     port = free_port()
+    if "--preheat" not in args:
+        args = ("--preheat", "0", *args)
     env = {**os.environ, "ORDERTOOLS_DB": url, "ORDERTOOLS_TZ": REFERENCE_TZ, TOKEN_ENV: TOKEN}
     for name in ("QUERY_STRING", TOKEN_FILE_ENV, "ORDERTOOLS_VOILA_URL"):
         env.pop(name, None)
