@@ -151,7 +151,9 @@ def cards_html(cards: list[StoreCard], show: Display, time_zone: str | None = No
     if not cards:
         return EMPTY
     body = "".join(card_html(card, show, time_zone) for card in cards)
-    return f'<div class="ordertools-cards">{body}</div>'
+    # One zone for every card (the reader's, or ?time_zone=): the stores' own zones differ.
+    zone = f'<p class="ordertools-muted">Dates and times in {e(show.tz_name)}.</p>'
+    return f'{zone}<div class="ordertools-cards">{body}</div>'
 
 
 class StoreCards(Section):
