@@ -34,12 +34,14 @@ IDLE = 5  # --kernel-idle; the culler looks every IDLE // 2 seconds
 PAGE_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (GET|POST) (\S+) (\d{3}) \d+\.\d\d s$")
 
 
-def _start(url: str, log: Path, *args: str) -> tuple[subprocess.Popen, int]:
-    """`ordertools serve` on a free port; without kernels started ahead unless `args` ask for
-    them (the tests that count kernels count the tabs' own)."""
+def _start(
+    url: str, log: Path, *args: str, preheat: str | None = "0"
+) -> tuple[subprocess.Popen, int]:
+    """`ordertools serve` on a free port, with `--preheat 0` (the tests that count kernels
+    count the tabs' own) unless `preheat` says otherwise (None: serve's default)."""
     port = free_port()
-    if "--preheat" not in args:
-        args = ("--preheat", "0", *args)
+    if preheat is not None:
+        args = ("--preheat", preheat, *args)
     env = {**os.environ, "ORDERTOOLS_DB": url, "ORDERTOOLS_TZ": REFERENCE_TZ, TOKEN_ENV: TOKEN}
     for name in ("QUERY_STRING", TOKEN_FILE_ENV, "ORDERTOOLS_VOILA_URL"):
         env.pop(name, None)
@@ -270,9 +272,10 @@ def _page_kernel(html: str) -> str:
 
 
 def test_preheated_kernels_serve_the_store_the_address_asks_for(book, tmp_path):
-    """`--preheat 1`: each page takes a kernel started ahead (its imports done) and still shows
-    the store in its own address, not the notebook's default or the store rehearsed."""
-    cli, port = _start(book, tmp_path / "serve.log", "--preheat", "1")
+    """`serve` as it starts by default (`--preheat 1`): each page takes a kernel started ahead
+    (its imports done) and still shows the store in its own address, not the notebook's
+    default or the store rehearsed."""
+    cli, port = _start(book, tmp_path / "serve.log", preheat=None)
     base = f"http://127.0.0.1:{port}/"
     signed = {"Authorization": f"token {TOKEN}"}
     try:

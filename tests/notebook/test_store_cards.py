@@ -61,6 +61,8 @@ def test_a_card_per_demo_store(book):
     assert all(card.last_sync and card.last_sync.outcome == "success" for card in cards)
 
     page = cards_html(cards, SHOW)
+    # One zone for all the cards, named once above them.
+    assert page.startswith(f'<p class="ordertools-muted">Dates and times in {SHOW.tz_name}.</p>')
     us = _card_html(page, "acme-us")
     assert "<h3>acme-us</h3>" in us
     assert "Amazon.com (US)" in us and "<b>Enabled</b>" in us
