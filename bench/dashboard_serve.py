@@ -73,28 +73,32 @@ def kernels(base: str, token: str) -> list[dict]:
     return requests.get(f"{base}api/kernels", headers={"Authorization": f"token {token}"}).json()
 
 
-def memory_mib(process) -> tuple[float, float]:
-    """Resident memory of the server process and of its kernels (every child), MiB."""
+def memory_mib(process) -> tuple[float, float, int]:
+    """Resident memory of the server process and of its kernels (every child), MiB, and how
+    many kernel processes there are (one still starting or ending is not in /api/kernels)."""
     server = psutil.Process(process.pid)
-    kernels = 0
+    kernels = count = 0
     for child in server.children(recursive=True):
         try:
             kernels += child.memory_info().rss
+            count += "ipykernel" in " ".join(child.cmdline())
         except psutil.NoSuchProcess:  # a kernel ending as we look
             pass
-    return server.memory_info().rss / 2**20, kernels / 2**20
+    return server.memory_info().rss / 2**20, kernels / 2**20, count
 
 
-def steady_memory(process, timeout: float) -> tuple[float, float]:
-    """Memory once it stops moving (a preheated kernel is done drawing its rehearsal): three
-    readings a second apart within 5 MiB of each other, or whatever it is after `timeout`."""
+def steady_memory(process, timeout: float, kernels: int) -> tuple[float, float, int]:
+    """Memory once it stops moving (a preheated kernel is done drawing its rehearsal, a culled
+    one's process has exited): three readings a second apart within 5 MiB of each other with
+    `kernels` kernel processes, or whatever it is after `timeout`."""
     deadline = time.monotonic() + timeout
     readings = [memory_mib(process)]
     while time.monotonic() < deadline:
         time.sleep(1)
         readings = [*readings[-2:], memory_mib(process)]
-        totals = [sum(r) for r in readings]
-        if len(readings) == 3 and max(totals) - min(totals) < 5:
+        totals = [r[0] + r[1] for r in readings]
+        steady = len(readings) == 3 and max(totals) - min(totals) < 5
+        if steady and readings[-1][2] == kernels:
             break
     return readings[-1]
 
@@ -237,21 +241,21 @@ def main() -> None:
         print(f"2. Kernels and memory after {args.loads} loads and closes (one tab kept open):")
         kept, _ = open_dashboard(context, base, "acme-us")
         settle(base, token, 1 + pool, 4 * args.kernel_idle)
-        before = (len(kernels(base, token)), steady_memory(server.process, 30))
+        before = (len(kernels(base, token)), steady_memory(server.process, 30, 1 + pool))
         for n in range(args.loads):
             page, _ = open_dashboard(context, base, STORES[n % len(STORES)])
             page.close(run_before_unload=n % 2 == 0)
         loaded = (len(kernels(base, token)), memory_mib(server.process))
         alive = settle(base, token, 1 + pool, 4 * args.kernel_idle)
-        after = (alive, steady_memory(server.process, 30))
-        for when, (count, (server_mib, kernels_mib)) in (
+        after = (alive, steady_memory(server.process, 30, 1 + pool))
+        for when, (count, (server_mib, kernels_mib, processes)) in (
             ("kept tab open", before),
             (f"right after the {args.loads}", loaded),
             (f"after the cull ({args.kernel_idle} s idle)", after),
         ):
             print(
-                f"   {when:34} {count:3} kernels; RSS: server {server_mib:5.0f} MiB, "
-                f"kernels {kernels_mib:5.0f} MiB"
+                f"   {when:34} {count:3} kernels ({processes} processes); RSS: server "
+                f"{server_mib:5.0f} MiB, kernels {kernels_mib:5.0f} MiB"
             )
         grown = after[0] - (1 + pool)
         print(
