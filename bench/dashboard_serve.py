@@ -33,7 +33,6 @@ Run: python bench/dashboard_serve.py [--opens 10] [--loads 50] [--gap 2] [--kern
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -109,18 +108,24 @@ def shows(page, store: str) -> bool:
     return page.locator("td", has_text=re.compile(f"^{store}$")).count() >= 1
 
 
-def open_dashboard(context, base: str, store: str):
+def open_page(context, url: str):
+    """A new tab on `url`; (the tab, seconds until a Recent Orders table is visible)."""
     page = context.new_page()
     started = time.perf_counter()
-    page.goto(dashboard_url(base, store), timeout=WAIT_MS)
+    page.goto(url, timeout=WAIT_MS)
+    page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
+    return page, time.perf_counter() - started
+
+
+def open_dashboard(context, base: str, store: str):
     try:
-        page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
+        return open_page(context, dashboard_url(base, store))
     except PlaywrightTimeout:
+        page = context.pages[-1]
         shown = "another store" if not shows(page, store) else "no Recent Orders"
         raise SystemExit(
             f"the dashboard of {store} showed {shown} after {WAIT_MS // 1000} s"
         ) from None
-    return page, time.perf_counter() - started
 
 
 def with_empty_page(folder: Path, scratch: Path) -> Path:
@@ -131,8 +136,8 @@ def with_empty_page(folder: Path, scratch: Path) -> Path:
     out before its widget exists: "Loading widget..." for good.)"""
     copy = scratch / "notebooks"
     shutil.copytree(folder, copy)
-    page = json.loads((copy / "stores.ipynb").read_text())
-    page["cells"] = [
+    page = nbformat.read(copy / "stores.ipynb", as_version=4)
+    page.cells = [
         # It waits for its request as every page served here does (a preheated kernel).
         nbformat.v4.new_code_cell(
             "import ipywidgets\n"
@@ -141,16 +146,8 @@ def with_empty_page(folder: Path, scratch: Path) -> Path:
             "ipywidgets.HTML('<table class=\"ordertools-orders\"><tr><td>empty</td></tr></table>')"
         )
     ]
-    (copy / "stores.ipynb").write_text(json.dumps(page))
+    nbformat.write(page, copy / "stores.ipynb")
     return copy
-
-
-def open_page(context, url: str):
-    page = context.new_page()
-    started = time.perf_counter()
-    page.goto(url, timeout=WAIT_MS)
-    page.locator(RECENT).first.wait_for(timeout=WAIT_MS)
-    return page, time.perf_counter() - started
 
 
 def server_seconds(log: Path, store: str) -> str:
