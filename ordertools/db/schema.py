@@ -432,6 +432,14 @@ class SyncRun(Base):
         _one_of("outcome", SYNC_OUTCOMES, "outcome"),
         Index("ix_sync_runs_store_started", "store_id", "started_at"),
         Index("ix_sync_runs_round_store", "round_id", "store_id"),
+        # Each run looks for a run of its store left "running" (a process that died): runs are
+        # kept, 96 a day per store on a 15-minute schedule, and only these few are indexed.
+        Index(
+            "ix_sync_runs_running",
+            "store_id",
+            sqlite_where=text("outcome = 'running'"),
+            postgresql_where=text("outcome = 'running'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

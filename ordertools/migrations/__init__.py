@@ -3,7 +3,7 @@
 # The newest revision. Opening an order book compares its stored revision with this before
 # importing Alembic at all (a tenth of a second of every command, notebook and scheduled run);
 # tests/db/test_db.py fails when a new migration is added without moving it.
-HEAD = "0012"
+HEAD = "0013"
 
 # Search structures the models don't declare (0006): SQLite's FTS5 trigram table over
 # amazon_orders, with the shadow tables FTS5 keeps beside it, and PostgreSQL's pg_trgm indexes.

@@ -242,18 +242,18 @@ class _Run:
 
     def _run(self, connection: Connection) -> SyncReport:
         with connection.begin():
-            # A row, not an ORM object: it has what the run and the client read, for less.
-            store = connection.execute(_STORE, {"b_store": self.store_id}).one()
+            # A row, not an ORM object: it has what the run and the client read, for less; and
+            # in the same statement, what the run must know of the store's other runs.
+            store = connection.execute(
+                _STORE_TO_RUN, {"b_store": self.store_id, "b_round": self.run_of.round_id}
+            ).one()
             report = SyncReport(store=store.name)
-            if self.run_of.round_id is not None:  # under the lock: no other runner can add one
-                other = connection.execute(
-                    _RUN_IN_ROUND, {"b_round": self.run_of.round_id, "b_store": store.id}
-                ).first()
-                if other is not None:
-                    raise AlreadySynced(store.name, other.runner)
+            if store.synced_in_round:  # under the lock: no other runner can add one now
+                raise AlreadySynced(store.name, store.round_runner)
             # This run holds the store's lock, so a run of the store still "running" is one whose
             # process died (kill -9, a crash): say so instead of leaving it running forever.
-            connection.execute(_MARK_INTERRUPTED, {"b_store": store.id})
+            if store.left_running:
+                connection.execute(_MARK_INTERRUPTED, {"b_store": store.id})
             now = self.clock()
             start = (
                 store.cursor - timedelta(seconds=store.overlap_seconds)
@@ -321,6 +321,7 @@ class _Run:
         ):
             statistics = None
             written = 0  # pages with something to write
+            key = {"b_store": self.store_id}
             for page in pages:
                 if page.orders or page.malformed:
                     if written == 0:
@@ -334,7 +335,11 @@ class _Run:
                     written += 1
                     # A transaction per page, all on the run's one connection (db/writer.py).
                     with Session(connection, expire_on_commit=False) as session, session.begin():
-                        store = session.get(Store, self.store_id)
+                        # Read again for each page, so a setting changed meanwhile (the Import
+                        # toggle) applies from the next page on; a row, not an ORM object: the
+                        # applier only reads it, and loading one cost a new order's page a
+                        # sixth of its CPU in a round of sync --all (bench/many_stores.py).
+                        store = session.connection().execute(_STORE, key).one()
                         PageApplier(session, store, report).apply(page)
                     statistics.after(report.new)
                 report.pages += 1
@@ -371,11 +376,20 @@ _MARK_INTERRUPTED = (
     .values(outcome="failed", error=INTERRUPTED)
 )
 _NEW_RUN = insert(_RUNS).returning(_RUNS.c.id)
-_RUN_IN_ROUND = (
-    select(_RUNS.c.runner)
-    .where(_RUNS.c.round_id == bindparam("b_round"), _RUNS.c.store_id == bindparam("b_store"))
-    .limit(1)
-)
+_IN_ROUND = (_RUNS.c.round_id == bindparam("b_round")) & (_RUNS.c.store_id == _STORES.c.id)
+# The store, whether this round has a run of it already (and whose), and whether a run of it
+# was left "running": one read where a quiet store's run made three (a round of sync --all
+# makes thousands). The last probes a partial index of the running runs (migration 0013), so
+# it costs the same after a year of runs as after one.
+_STORE_TO_RUN = select(
+    _STORES,
+    select(_RUNS.c.id).where(_IN_ROUND).exists().label("synced_in_round"),
+    select(_RUNS.c.runner).where(_IN_ROUND).limit(1).scalar_subquery().label("round_runner"),
+    select(_RUNS.c.id)
+    .where(_RUNS.c.store_id == _STORES.c.id, _RUNS.c.outcome == "running")
+    .exists()
+    .label("left_running"),
+).where(_STORES.c.id == bindparam("b_store"))
 _CLOSE_RUN = update(_RUNS).where(_RUNS.c.id == bindparam("b_run"))
 _MOVE_CURSOR = update(_STORES).where(_STORES.c.id == bindparam("b_store"))
 _HOST = socket.gethostname()
