@@ -96,13 +96,15 @@ def create_local_orders(
     *,
     comment: str | None = None,
     numbers: list[str] | None = None,
+    settle: bool = True,
 ) -> dict[int, str]:
     """Create local orders for these Amazon orders; returns Amazon order pk -> local number.
 
     `numbers` are the local numbers to give them, when the caller took them already (the sync
     writes each order's note, which names its number, before the import); by default they are
     taken here. The unique constraints on (store, Amazon order id) and (store, number) make a
-    duplicate import fail here rather than happen.
+    duplicate import fail here rather than happen. `settle=False` leaves the orders' stock to
+    the caller's `stock.settle` (the sync settles a page's orders in one go).
     """
     if not orders:
         return {}
@@ -168,7 +170,8 @@ def create_local_orders(
     bulk_insert(session, LocalOrderHistory.__table__, history)
     # A Pending order's hold moves to its local order; one imported part-shipped holds only
     # what is left to ship.
-    stock.settle(session, [o.amazon_order_pk for o in orders])
+    if settle:
+        stock.settle(session, [o.amazon_order_pk for o in orders])
     return {o.amazon_order_pk: n for o, n in zip(orders, numbers, strict=True)}
 
 

@@ -42,8 +42,8 @@ from ordertools.sync.report import OrderChange, SyncReport
 
 log = logging.getLogger(__name__)
 
-# The decisions whose orders the page settles itself (the others' actions settle theirs).
-_SETTLE_HERE = frozenset({Action.SKIP, Action.KEEP})
+# The decisions whose orders' stock the page settles itself (follow-through settles its own).
+_SETTLE_HERE = frozenset({Action.SKIP, Action.KEEP, Action.IMPORT})
 
 
 def _row_values(store: Store, order: AmazonOrder, now: datetime) -> dict:
@@ -148,8 +148,9 @@ class PageApplier:
         }
         pks = self._upsert(changed, stored, notes)
         errors = self._act(changed, pks, decisions, locals_, numbers, notes)
-        # Imports and follow-through settled their orders' stock; the rest may hold or release
-        # too (a Pending order holds, one canceled before import lets go).
+        # Follow-through settled its orders' stock; the rest's is settled here, in one go: a
+        # Pending order holds, an import takes its hold over, an import that failed lets go
+        # (no local order will ship it), and so does one canceled before import.
         stock.settle(
             self.session,
             [pks[o.order_id] for o in changed if decisions[o.order_id].action in _SETTLE_HERE],
@@ -331,7 +332,9 @@ class PageApplier:
         taken = [numbers[o.order_id] for o in orders]
         try:
             with self.session.begin_nested():
-                local_orders.create_local_orders(self.session, self.store, new, numbers=taken)
+                local_orders.create_local_orders(
+                    self.session, self.store, new, numbers=taken, settle=False
+                )
         except Exception:  # retried order by order below, where the culprit gets the error
             log.debug("bulk import failed; importing one by one", exc_info=True)
         else:
@@ -340,7 +343,7 @@ class PageApplier:
             try:
                 with self.session.begin_nested():
                     local_orders.create_local_orders(
-                        self.session, self.store, [one], numbers=[number]
+                        self.session, self.store, [one], numbers=[number], settle=False
                     )
             except Exception as exc:  # noqa: BLE001 - the order's note carries the reason
                 yield order, exc

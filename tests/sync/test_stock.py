@@ -227,3 +227,60 @@ def test_settles_of_one_order_at_once_take_turns_and_hold_its_units_once(shop: S
     [hold] = holds(shop, order)
     assert (hold.quantity, hold.open) == (2, True)
     assert stock_discrepancies(shop.engine) == {}
+
+
+def open_holds(shop: Shop, order_id: str) -> list[tuple[int, int | None]]:
+    """(units, local order id) of each hold the order has open."""
+    with db_session(shop.engine) as s:
+        rows = s.execute(
+            select(StockReservation.quantity, StockReservation.local_order_id).where(
+                StockReservation.amazon_order_pk == shop.row(order_id).id,
+                StockReservation.released_at.is_(None),
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+def _refuse_local_orders_for(shop: Shop, order_id: str) -> None:
+    """The database refuses to create a local order for `order_id`, as a constraint would."""
+    if shop.engine.dialect.name == "sqlite":
+        statements = [
+            "CREATE TRIGGER refuse_import BEFORE INSERT ON local_orders"
+            f" WHEN NEW.amazon_order_id = '{order_id}'"
+            " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ]
+    else:
+        statements = [
+            "CREATE FUNCTION refuse_import() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.amazon_order_id = '{order_id}' THEN RAISE EXCEPTION 'refused by the test';"
+            " END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_import BEFORE INSERT ON local_orders"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_import()",
+        ]
+    with shop.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def test_an_import_the_database_refuses_costs_only_its_order_and_lets_go_of_its_hold(shop: Shop):
+    shop.add_product(MUG, quantity=10)
+    refused, fine = pending(shop, mugs=2), pending(shop, mugs=3)
+    shop.later()
+    shop.sync()
+    assert level(shop, MUG).reserved == 5
+    _refuse_local_orders_for(shop, refused)
+    for order in (refused, fine):
+        shop.world.set_status(order, "UNSHIPPED")
+    shop.later()
+    report = shop.sync()
+
+    assert (report.imported, report.failed) == (1, 1)
+    assert shop.local(refused) is None and shop.local(fine) is not None
+    row = shop.row(refused)
+    assert row.error and row.note.startswith("Import failed:") and "refused" in row.note
+    # The imported order's hold is now its local order's; the refused one lets go of its own,
+    # as an Unshipped order with no local order holds nothing (no local order will ship it).
+    assert open_holds(shop, fine) == [(3, shop.local(fine).id)]
+    assert open_holds(shop, refused) == []
+    assert level(shop, MUG).reserved == 3
+    assert stock_discrepancies(shop.engine) == {}
