@@ -211,8 +211,9 @@ class _DaemonThreads:
     submits the next), so no more than two are ever at work for one client.
 
     The threads are the process's, shared by every client (`_idle_threads`): a round of
-    `sync --all` makes a client per store, and a thread started for each (its start waits for
-    the new thread to run) was a tenth of a quiet store's CPU.
+    `sync --all` makes a client per store, and starting a thread for each cost 0.12 ms of CPU
+    apiece (measured alone; more among 16 workers), its start waiting for the new thread to
+    run.
     """
 
     def __init__(self, name: str):

@@ -33,7 +33,7 @@ def take_local_order_numbers(session: Session, store: Store, count: int) -> list
         return []
     last = session.connection().execute(_TAKE, {"store_id": store.id, "count": count}).scalar_one()
     # The in-memory store may be stale (another process counted too); show the database's value.
-    # (A sync's pages read the store as a plain row, which nothing shows: it has no state.)
+    # (A sync's pages pass the store as a plain row, read for the page: nothing to refresh.)
     if isinstance(store, Store):
         set_committed_value(store, "last_order_number", last)
     return [NUMBER_FORMAT % n for n in range(last - count + 1, last + 1)]
