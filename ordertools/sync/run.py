@@ -248,7 +248,9 @@ class _Run:
                 _STORE_TO_RUN, {"b_store": self.store_id, "b_round": self.run_of.round_id}
             ).one()
             report = SyncReport(store=store.name)
-            if store.synced_in_round:  # under the lock: no other runner can add one now
+            # Under the lock: no other runner can add one now. (Every run in a round names
+            # its runner, so a name found is a run found.)
+            if store.round_runner is not None:
                 raise AlreadySynced(store.name, store.round_runner)
             # This run holds the store's lock, so a run of the store still "running" is one whose
             # process died (kill -9, a crash): say so instead of leaving it running forever.
@@ -376,15 +378,17 @@ _MARK_INTERRUPTED = (
     .values(outcome="failed", error=INTERRUPTED)
 )
 _NEW_RUN = insert(_RUNS).returning(_RUNS.c.id)
-_IN_ROUND = (_RUNS.c.round_id == bindparam("b_round")) & (_RUNS.c.store_id == _STORES.c.id)
-# The store, whether this round has a run of it already (and whose), and whether a run of it
+# The store, the runner of this round's run of it if it has one, and whether a run of it
 # was left "running": one read where a quiet store's run made three (a round of sync --all
 # makes thousands). The last probes a partial index of the running runs (migration 0013), so
 # it costs the same after a year of runs as after one.
 _STORE_TO_RUN = select(
     _STORES,
-    select(_RUNS.c.id).where(_IN_ROUND).exists().label("synced_in_round"),
-    select(_RUNS.c.runner).where(_IN_ROUND).limit(1).scalar_subquery().label("round_runner"),
+    select(_RUNS.c.runner)
+    .where(_RUNS.c.round_id == bindparam("b_round"), _RUNS.c.store_id == _STORES.c.id)
+    .limit(1)
+    .scalar_subquery()
+    .label("round_runner"),
     select(_RUNS.c.id)
     .where(_RUNS.c.store_id == _STORES.c.id, _RUNS.c.outcome == "running")
     .exists()
