@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -42,9 +43,10 @@ from ordertools.db import session as db_session
 from ordertools.db.engine import is_memory_sqlite
 from ordertools.db.locks import StoreBusy, store_lock
 from ordertools.errors import ConfigurationError, OrdertoolsError
-from ordertools.fulfillment.outbox import OPEN_STATES
+from ordertools.fulfillment.outbox import OPEN_STATES, flush_outbox
 from ordertools.sync.report import SyncFailed, SyncReport, failed_because
-from ordertools.sync.run import STOPPED, AlreadySynced, RunOf, sync_locked
+from ordertools.sync.round_writer import RoundWriter, released_after
+from ordertools.sync.run import STOPPED, AlreadySynced, RunOf, RunThrough
 
 log = logging.getLogger(__name__)
 
@@ -287,20 +289,22 @@ class _Workers:
         self.connect_client = lambda store: connect.amazon_client(
             store, session=http, throttled_wait_limit=THROTTLED_WAIT_LIMIT
         )
-        pool = ThreadPoolExecutor(max_workers=min(self.jobs, total) or 1, thread_name_prefix="sync")
+        workers = min(self.jobs, total)
         try:
-            with bar, stops.cooperatively():
+            # Leaving the writer writes what the workers handed it: every run is closed.
+            with bar, stops.cooperatively(), RoundWriter(self.engine) as self.writer:
                 self.bar = bar
-                futures = {pool.submit(self._work) for _ in range(min(self.jobs, total))}
-                while futures:
-                    done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        _raise_bug(future)
-                    if self.slowest[1]:
-                        bar.set_postfix_str(f"slowest {self.slowest[1]} {self.slowest[0]:.1f} s")
+                with ThreadPoolExecutor(workers or 1, thread_name_prefix="sync") as pool:
+                    futures = {pool.submit(self._work) for _ in range(workers)}
+                    while futures:
+                        done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            _raise_bug(future)
+                        if self.slowest[1]:
+                            took, store = self.slowest
+                            bar.set_postfix_str(f"slowest {store} {took:.1f} s")
             stops.raise_if_requested()  # every worker stopped at a safe point: now stop
         finally:
-            pool.shutdown(wait=True)
             http.close()
 
     def _next(self) -> int | None:
@@ -308,42 +312,73 @@ class _Workers:
             return next(self._queue, None)
 
     def _work(self) -> None:
-        while not stops.requested() and (store_id := self._next()) is not None:
-            started = time.perf_counter()
-            report = self._sync(store_id)
-            took = time.perf_counter() - started
-            with self._report_lock:
-                if report.outcome == "skipped":  # not this runner's to sync
-                    self.round.skipped.append(report)
-                else:
-                    self.round.reports.append(report)
-                    self.slowest = max(self.slowest, (took, report.store))
-                self.bar.update(1)
+        # A store ahead: its run is recorded while Amazon answers for the current one.
+        current = self._claim()
+        while current is not None:
+            ahead = None if stops.requested() else self._claim()
+            self._sync(*current)
+            current = ahead
 
-    def _sync(self, store_id: int) -> SyncReport:
-        name = self.stores.names[store_id]
-        try:
-            with store_lock(self.engine, store_id, wait=False):
-                return sync_locked(
+    def _claim(self) -> tuple[int, ExitStack, RunThrough] | None:
+        """The next store this runner can lock, its run being recorded; None when done."""
+        while (store_id := self._next()) is not None:
+            name = self.stores.names[store_id]
+            held = ExitStack()
+            try:
+                held.enter_context(store_lock(self.engine, store_id, wait=False))
+                run = RunThrough(
+                    self.writer,
                     self.engine,
                     store_id,
                     client=self.client,
                     clock=self.clock,
-                    progress=False,
                     run_of=RunOf(self.round.id, self.round.runner),
-                    flush=store_id in self.stores.outbox_due,
                     connect_client=self.connect_client,
                     notified=store_id in self.stores.notified,
                 )
-        except (StoreBusy, AlreadySynced) as other:  # another runner's (or a `sync NAME`'s)
-            return SyncReport(store=name, outcome="skipped", error=str(other))
+            except BaseException as exc:  # noqa: BLE001 - one store's failure is its report
+                held.close()
+                self._done(_not_synced(name, exc), time.perf_counter())
+                continue
+            return store_id, held, run
+        return None
+
+    def _sync(self, store_id: int, held: ExitStack, run: RunThrough) -> None:
+        """Read the store's window; its lock is held until its run is closed."""
+        name, started = self.stores.names[store_id], time.perf_counter()
+        try:
+            closed = run.abandon() if stops.requested() else run.read()
+            if store_id not in self.stores.outbox_due:  # the next store meanwhile
+                released_after(closed, held, lambda f: self._done(f.result(), started))
+                return
+            report = closed.result()  # shipments out, still under the lock
+            flush_outbox(self.engine, name, client=self.client, clock=self.clock)
         except BaseException as exc:  # noqa: BLE001 - one store's failure is its report
-            # The run record says the same; a stop (Ctrl-C, SIGTERM) ends the other workers at
-            # their next store, and the main thread raises it.
-            error, _ = failed_because(exc, STOPPED)
-            if not isinstance(exc, OrdertoolsError | KeyboardInterrupt):
-                log.error("store %s: the sync failed unexpectedly", name, exc_info=True)
-            return SyncReport(store=name, outcome="failed", error=error)
+            report = _not_synced(name, exc)
+        held.close()
+        self._done(report, started)
+
+    def _done(self, report: SyncReport, started: float) -> None:
+        took = time.perf_counter() - started
+        with self._report_lock:
+            if report.outcome == "skipped":  # not this runner's to sync
+                self.round.skipped.append(report)
+            else:
+                self.round.reports.append(report)
+                self.slowest = max(self.slowest, (took, report.store))
+            self.bar.update(1)
+
+
+def _not_synced(name: str, exc: BaseException) -> SyncReport:
+    """The report of a store this runner did not sync (another's) or could not."""
+    if isinstance(exc, StoreBusy | AlreadySynced):  # another runner's (or a `sync NAME`'s)
+        return SyncReport(store=name, outcome="skipped", error=str(exc))
+    # The run record says the same; a stop (Ctrl-C, SIGTERM) ends the other workers at their
+    # next store, and the main thread raises it.
+    error, _ = failed_because(exc, STOPPED)
+    if not isinstance(exc, OrdertoolsError | KeyboardInterrupt):
+        log.error("store %s: the sync failed unexpectedly", name, exc_info=exc)
+    return SyncReport(store=name, outcome="failed", error=error)
 
 
 def _raise_bug(future: Future) -> None:

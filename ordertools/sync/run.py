@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,71 @@ def sync_locked(
     if flush:
         flush_outbox(engine, report.store, client=client, clock=clock)  # shipments out
     return report
+
+
+class RunThrough:
+    """A run for a round of `sync --all`, its transactions handed to `writes` (the round's
+    writer), the caller holding the store's lock until the run is closed.
+
+    Made, it asks for the run to be recorded, and returns without waiting: a worker claims
+    its next store while Amazon answers for this one. `read` (or, after a stop, `abandon`)
+    then returns with a future of the report, done when the run is closed.
+    """
+
+    def __init__(
+        self,
+        writes: Writes,
+        engine: Engine,
+        store_id: int,
+        *,
+        client: AmazonClient | None = None,
+        clock: Callable[[], datetime] | None = None,
+        run_of: RunOf | None = None,
+        connect_client: Callable[[Store], AmazonClient] | None = None,
+        notified: bool | None = None,
+    ):
+        clock = clock or (lambda: datetime.now(UTC))
+        run = self._run = _Run(engine, store_id, client, clock, False)
+        run.run_of = run_of or RunOf()
+        run.connect_client = connect_client or connect.amazon_client
+        run.notified = notified
+        self.writes = writes
+        self.opened = writes.soon(run.open)
+
+    def read(self) -> Future:
+        """Read the window. Raises what recording the run raised (`AlreadySynced`); what
+        failed after is in the report (and in the log, when it is a bug)."""
+        run = self._run
+        self.opened.result()
+        try:
+            run.read(self.writes)
+        except BaseException as exc:  # noqa: BLE001 - recorded in the report by `read`
+            if not isinstance(exc, OrdertoolsError | KeyboardInterrupt):
+                log.error("store %s: the sync failed unexpectedly", run.report.store, exc_info=exc)
+        return self._report()
+
+    def abandon(self) -> Future:
+        """Close the run unread: a stop came before its turn."""
+        run = self._run
+        self.opened.result()
+        run.report.outcome, run.report.error = "failed", STOPPED
+        run.finished = self.writes.later(run.finish)
+        return self._report()
+
+    def _report(self) -> Future:
+        run, report = self._run, Future()
+
+        def closed(finished: Future) -> None:
+            if (error := finished.exception()) is not None:  # the run's close was not written
+                run.report.outcome = "failed"
+                run.report.error, _ = failed_because(error, STOPPED)
+            elif run.failure is not None and not isinstance(run.failure, OrdertoolsError):
+                store = run.report.store
+                log.error("store %s: the sync failed unexpectedly", store, exc_info=run.failure)
+            report.set_result(run.report)
+
+        run.finished.add_done_callback(closed)
+        return report
 
 
 class AlreadySynced(OrdertoolsError):
@@ -216,18 +282,70 @@ class _AmazonWaits:
         )
 
 
-class _Run:
-    """One run over one store's window, on one connection held for the run.
+class Writes:
+    """Where a run's transactions go: on its own connection, one after another (`InlineWrites`,
+    a `sync NAME`), or to the round's writer thread (`sync --all`, sync/round_writer.py).
 
-    A store with nothing new (most stores, most rounds of `sync --all`) costs a transaction to
-    record the run, one searchOrders call, and a transaction to close the record; the writer's
-    extras (page transactions, collector freeze) start with the first page that has orders, the
-    checkpoint thread with the second.
+    `now(work)` runs `work(connection)` in a transaction and returns what it returned (`soon`:
+    a future of it); `later(work)` runs it in a transaction in order, and may return before
+    it has run (a failure then shows in the run: `_Run.failure`). Work never begins or
+    commits itself.
+    """
+
+    def now(self, work: Callable[[Connection], object]) -> object:
+        return self.soon(work).result()
+
+    def soon(self, work: Callable[[Connection], object]) -> Future:
+        """`now` without waiting for it."""
+        raise NotImplementedError
+
+    def later(self, work: Callable[[Connection], object]) -> Future:
+        raise NotImplementedError
+
+    def writing_pages(self, stack: ExitStack, written: int, engine: Engine) -> None:
+        """Called before a run's `written`-th page with orders (0 for the first)."""
+
+
+class InlineWrites(Writes):
+    """A transaction per call, on the run's one connection, right away."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def now(self, work):
+        with self.connection.begin():
+            return work(self.connection)
+
+    def later(self, work) -> Future:
+        done = Future()  # already: what failed has been raised
+        done.set_result(self.now(work))
+        return done
+
+    soon = later
+
+    def writing_pages(self, stack, written, engine):
+        if written == 0:
+            stack.enter_context(_collector_spares_older_objects())
+        elif written == 1:
+            # A second page: a sync long enough for the log to grow. One page is one commit,
+            # not worth a thread and a connection (most stores with anything new in a round
+            # of sync --all have one page).
+            stack.enter_context(background_checkpoints(engine))
+
+
+class _Run:
+    """One run over one store's window: a transaction to record the run, one per page with
+    orders, one to close the record (see `Writes` for where they run).
+
+    A store with nothing new (most stores, most rounds of `sync --all`) costs the two run
+    transactions and one searchOrders call; the writer's extras (collector freeze, checkpoint
+    thread) start with the first page that has orders, and the second.
     """
 
     run_of = RunOf()
     connect_client: Callable[[Store], AmazonClient] = staticmethod(connect.amazon_client)
     notified: bool | None = None  # whether the store ever had a notification; None: look
+    failure: BaseException | None = None  # a page's, when it was written by another thread
 
     def __init__(self, engine, store_id, client, clock, progress):
         self.engine = engine
@@ -235,60 +353,71 @@ class _Run:
         self.client = client
         self.clock = clock
         self.progress = progress
+        self.report = SyncReport(store="")
+        self.cursor = None
 
     def run(self) -> SyncReport:
         with writer_connection(self.engine) as connection:
-            return self._run(connection)
+            writes = InlineWrites(connection)
+            writes.now(self.open)
+            return self.read(writes)
 
-    def _run(self, connection: Connection) -> SyncReport:
-        with connection.begin():
-            # A row, not an ORM object: it has what the run and the client read, for less; and
-            # in the same statement, what the run must know of the store's other runs.
-            store = connection.execute(
-                _STORE_TO_RUN, {"b_store": self.store_id, "b_round": self.run_of.round_id}
-            ).one()
-            report = SyncReport(store=store.name)
-            # Under the lock: no other runner can add one now. (Every run in a round names
-            # its runner, so a name found is a run found.)
-            if store.round_runner is not None:
-                raise AlreadySynced(store.name, store.round_runner)
-            # This run holds the store's lock, so a run of the store still "running" is one whose
-            # process died (kill -9, a crash): say so instead of leaving it running forever.
-            if store.left_running:
-                connection.execute(_MARK_INTERRUPTED, {"b_store": store.id})
-            now = self.clock()
-            start = (
-                store.cursor - timedelta(seconds=store.overlap_seconds)
-                if store.cursor
-                else store.integrated_at
-            )
-            end = now - timedelta(seconds=store.api_lag_seconds)
-            report.run_id = connection.scalar(
-                _NEW_RUN,
-                {
-                    "store_id": store.id,
-                    "started_at": utcnow(),
-                    "window_start": start,
-                    "window_end": end,
-                    "host": _HOST,
-                    "pid": os.getpid(),
-                    "round_id": self.run_of.round_id,
-                    "runner": self.run_of.runner,
-                },
-            )
-            report.window_start, report.window_end = start, end
-            if end <= start:
-                report.opens_at = now + (start - end)
-            marketplace_id = store.marketplace_id
-            client = self.client
+    def open(self, connection: Connection) -> None:
+        """Record the run (raises `AlreadySynced` if the round has one of the store)."""
+        # A row, not an ORM object: it has what the run and the client read, for less; and
+        # in the same statement, what the run must know of the store's other runs.
+        store = connection.execute(
+            _STORE_TO_RUN, {"b_store": self.store_id, "b_round": self.run_of.round_id}
+        ).one()
+        report = self.report
+        report.store = store.name
+        # Under the lock: no other runner can add one now. (Every run in a round names its
+        # runner, so a name found is a run found.)
+        if store.round_runner is not None:
+            raise AlreadySynced(store.name, store.round_runner)
+        # This run holds the store's lock, so a run of the store still "running" is one whose
+        # process died (kill -9, a crash): say so instead of leaving it running forever.
+        if store.left_running:
+            connection.execute(_MARK_INTERRUPTED, {"b_store": store.id})
+        now = self.clock()
+        start = (
+            store.cursor - timedelta(seconds=store.overlap_seconds)
+            if store.cursor
+            else store.integrated_at
+        )
+        end = now - timedelta(seconds=store.api_lag_seconds)
+        report.run_id = connection.scalar(
+            _NEW_RUN,
+            {
+                "store_id": store.id,
+                "started_at": utcnow(),
+                "window_start": start,
+                "window_end": end,
+                "host": _HOST,
+                "pid": os.getpid(),
+                "round_id": self.run_of.round_id,
+                "runner": self.run_of.runner,
+            },
+        )
+        report.window_start, report.window_end = start, end
+        if end <= start:
+            report.opens_at = now + (start - end)
+        self.store = store
+
+    def read(self, writes: Writes) -> SyncReport:
+        """Read the window and write its pages, then close the run (`writes.later`): the
+        report is final once that has run. Raises what failed, after recording it."""
+        report, store = self.report, self.store
+        start, end = report.window_start, report.window_end
+        client = self.client
         owns_client = client is None
         try:
             if owns_client:  # even with nothing to read: a missing credential shows at once
                 client = self.connect_client(store)
             if end > start:
-                self._read_window(connection, client, marketplace_id, start, end, report)
+                self._read_window(writes, client, store.marketplace_id, start, end)
             else:  # nothing to read yet; still, success means Amazon answered
-                client.check_access(marketplace_id, before=end)
+                client.check_access(store.marketplace_id, before=end)
             report.outcome = "success"
         except BaseException as exc:  # recorded, then raised as it is: a bug must stay visible
             report.error, stop = failed_because(exc, STOPPED)
@@ -303,11 +432,12 @@ class _Run:
                 report.waited = stats.token_wait + stats.backoff
                 if owns_client:
                     client.close()
-            cursor = end if report.outcome == "success" and end > start else None
-            self._finish(connection, store, report, cursor)
+            self.cursor = end if report.outcome == "success" and end > start else None
+            self.finished = writes.later(self.finish)
         return report
 
-    def _read_window(self, connection, client, marketplace_id, start, end, report) -> None:
+    def _read_window(self, writes, client, marketplace_id, start, end) -> None:
+        report = self.report
         # The client fetches the next page while this one is written (its prefetch).
         pages = client.search_orders(
             marketplace_ids=[marketplace_id], last_updated_after=start, last_updated_before=end
@@ -321,52 +451,62 @@ class _Run:
             stops.cooperatively(),  # a stop ends the waits for Amazon, then the loop, below
             ExitStack() as writing,
         ):
-            statistics = None
+            statistics = _Statistics(self.engine)
             written = 0  # pages with something to write
-            key = {"b_store": self.store_id}
             for page in pages:
                 if page.orders or page.malformed:
-                    if written == 0:
-                        writing.enter_context(_collector_spares_older_objects())
-                        statistics = _Statistics(self.engine)
-                    elif written == 1:
-                        # A second page: a sync long enough for the log to grow. One page is
-                        # one commit, not worth a thread and a connection (most stores with
-                        # anything new in a round of sync --all have one page).
-                        writing.enter_context(background_checkpoints(self.engine))
+                    writes.writing_pages(writing, written, self.engine)
                     written += 1
-                    # A transaction per page, all on the run's one connection (db/writer.py).
-                    with Session(connection, expire_on_commit=False) as session, session.begin():
-                        # Read again for each page, so a setting changed meanwhile (the Import
-                        # toggle) applies from the next page on; a row, not an ORM object: the
-                        # applier only reads it, and loading one cost 0.7 ms of the 4.8 ms of
-                        # CPU a page of 5 new orders took in a round of sync --all.
-                        store = session.connection().execute(_STORE, key).one()
-                        PageApplier(session, store, report).apply(page)
+                    writes.later(lambda connection, page=page: self.apply(connection, page))
                     statistics.after(report.new)
+                if self.failure is not None:  # a page written by another thread failed
+                    raise self.failure
                 report.pages += 1
                 waits.page_done()
                 stops.raise_if_requested()  # between pages: nothing half-written
                 bar.update(len(page.orders) + len(page.malformed))
 
-    def _finish(self, connection: Connection, store, report: SyncReport, cursor) -> None:
-        if connection.in_transaction():  # a page's transaction a failure left open
-            connection.rollback()
-        with connection.begin():
-            if store.notification_subscription_id is not None or self.notified is not False:
-                live = liveness(connection, store)
-                if live.set_up or live.last_received is not None:
-                    report.notifications = live.words(self.clock())
-            values = {
-                **report.counts(),
-                "pages": report.pages,
-                "outcome": report.outcome,
-                "error": report.error,
-                "finished_at": utcnow(),
-            }
-            connection.execute(_CLOSE_RUN, {"b_run": report.run_id, **values})
-            if cursor is not None:
-                connection.execute(_MOVE_CURSOR, {"b_store": self.store_id, "cursor": cursor})
+    def apply(self, connection: Connection, page) -> None:
+        """Write one page (after a page that failed, nothing: the window is not read)."""
+        if self.failure is not None:
+            return
+        try:
+            # The session only uses the transaction it is given (`Writes` commits).
+            with Session(
+                connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+            ) as session:
+                # Read again for each page, so a setting changed meanwhile (the Import toggle)
+                # applies from the next page on; a row, not an ORM object: the applier only
+                # reads it, and loading one cost 0.7 ms of the 4.8 ms of CPU a page of 5 new
+                # orders took in a round of sync --all.
+                store = connection.execute(_STORE, {"b_store": self.store_id}).one()
+                PageApplier(session, store, self.report).apply(page)
+                session.flush()
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+    def finish(self, connection: Connection) -> None:
+        """Close the run record, and move the cursor if the whole window was read."""
+        report, store = self.report, self.store
+        cursor = self.cursor
+        if self.failure is not None and report.outcome == "success":  # a page written later
+            report.error, _ = failed_because(self.failure, STOPPED)
+            report.outcome, cursor = "failed", None
+        if store.notification_subscription_id is not None or self.notified is not False:
+            live = liveness(connection, store)
+            if live.set_up or live.last_received is not None:
+                report.notifications = live.words(self.clock())
+        values = {
+            **report.counts(),
+            "pages": report.pages,
+            "outcome": report.outcome,
+            "error": report.error,
+            "finished_at": utcnow(),
+        }
+        connection.execute(_CLOSE_RUN, {"b_run": report.run_id, **values})
+        if cursor is not None:
+            connection.execute(_MOVE_CURSOR, {"b_store": self.store_id, "cursor": cursor})
 
 
 # The statements every run makes, built once (thousands of runs a round with `sync --all`).
