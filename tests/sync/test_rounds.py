@@ -132,6 +132,64 @@ def test_one_failing_store_never_stops_the_others(engine, stores, monkeypatch, f
     assert set(outcomes.values()) == {"success"} and len(outcomes) == 11
 
 
+def refuse_orders_of(engine, store: str) -> None:
+    """The database refuses every Amazon order of `store`, as a full disk or a constraint
+    would: its pages fail where the round writes them, beside the other stores' work."""
+    with db_session(engine) as s:
+        store_id = s.scalar(select(Store.id).where(Store.name == store))
+    if engine.dialect.name == "sqlite":
+        statements = [
+            "CREATE TRIGGER refuse_orders BEFORE INSERT ON amazon_orders"
+            f" WHEN NEW.store_id = {store_id}"
+            " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ]
+    else:
+        statements = [
+            "CREATE FUNCTION refuse_orders() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.store_id = {store_id} THEN RAISE EXCEPTION 'refused by the test';"
+            " END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_orders BEFORE INSERT ON amazon_orders"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_orders()",
+        ]
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def test_a_store_whose_page_the_database_refuses_fails_alone(engine, stores, emulator):
+    for _ in range(3):
+        emulator.world.add_order(created="-10m")
+    refuse_orders_of(engine, "shop-04")
+    with pytest.raises(SyncFailed) as failed:
+        sync_all(engine, jobs=4, progress=False)
+    assert str(failed.value).startswith("1 of 12 stores failed to sync: shop-04: ")
+    assert "refused by the test" in str(failed.value)
+    with db_session(engine) as s:
+        stored = dict(
+            s.execute(
+                select(Store.name, func.count(AmazonOrderRow.id))
+                .outerjoin(AmazonOrderRow, AmazonOrderRow.store_id == Store.id)
+                .group_by(Store.name)
+            ).all()
+        )
+        cursors = dict(s.execute(select(Store.name, Store.cursor)).all())
+    assert stored.pop("shop-04") == 0
+    assert set(stored.values()) == {3}  # the other eleven stores' pages were written
+    assert cursors.pop("shop-04") is None  # its window is read again next time
+    assert None not in cursors.values()
+    assert [o for *_, o in runs_in_every_round(engine, "shop-04")] == ["failed"]
+
+
+def runs_in_every_round(engine, store: str) -> list[tuple[str, str]]:
+    with db_session(engine) as s:
+        rows = s.execute(
+            select(SyncRun.runner, SyncRun.outcome)
+            .join(Store, SyncRun.store_id == Store.id)
+            .where(Store.name == store)
+        )
+        return [tuple(row) for row in rows]
+
+
 def test_sync_all_on_the_command_line_names_the_failed_store(
     engine, db_url, stores, monkeypatch, fast_retries
 ):
