@@ -100,13 +100,23 @@ class _Lock(Protocol):
 
 
 @contextmanager
-def store_lock(engine: Engine, store_id: int, *, wait: bool | float = False) -> Iterator[None]:
+def store_lock(
+    engine: Engine,
+    store_id: int,
+    *,
+    wait: bool | float = False,
+    shared: SharedConnectionLocks | None = None,
+) -> Iterator[None]:
     """Hold the store's sync lock for the block.
 
     `wait=False` raises `StoreBusy` at once when another sync holds it; a number waits up to
-    that many seconds first; `True` waits as long as it takes.
+    that many seconds first; `True` waits as long as it takes. `shared`: on PostgreSQL, hold
+    it on that runner's one connection instead of a connection of its own.
     """
-    lock = _lock_for(engine, store_id)
+    if shared is not None and engine.dialect.name == "postgresql":
+        lock: _Lock = _SharedAdvisoryLock(shared, store_id)
+    else:
+        lock = _lock_for(engine, store_id)
     started = time.monotonic()
     deadline = None if wait is True else started + float(wait)
     while not lock.try_acquire():
@@ -195,6 +205,71 @@ class _AdvisoryLock:
         if not name or not name.startswith(_PG_APP_PREFIX + " "):
             return None
         return Holder.parse(name.removeprefix(_PG_APP_PREFIX + " "))
+
+
+class SharedConnectionLocks:
+    """One connection holding every store lock a `sync --all` runner takes on PostgreSQL.
+
+    A lock per connection cost a runner a connection per store at work: at `--jobs 16`, with
+    each worker's next store claimed ahead and stores waiting for their run to be closed,
+    three runners went past PostgreSQL's 100 connections. Advisory locks are held per
+    session, so one session holds them all; the runner hands each store to one worker, so
+    no two of its threads ask for one key (a session may take its own lock twice). The
+    session announces the runner (`application_name`) as a store's connection did. If the
+    connection ends, the server drops every lock on it, as it would with the process.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.guard = threading.Lock()  # one statement at a time on the connection
+        self.conn: Connection | None = None
+
+    def execute(self, statement, parameters) -> object:
+        with self.guard:
+            if self.conn is None:
+                conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                name = f"{_PG_APP_PREFIX} {Holder.me().dump()}"[:63]
+                conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
+                self.conn = conn
+            try:
+                return self.conn.scalar(statement, parameters)
+            except BaseException:
+                conn, self.conn = self.conn, None
+                conn.invalidate()  # the server drops its locks with the session
+                conn.close()
+                raise
+
+    def close(self) -> None:
+        with self.guard:
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                try:  # every lock was released; no connection goes back to the pool holding one
+                    conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                except Exception:  # noqa: BLE001 - ending the session drops them as well
+                    conn.invalidate()
+                finally:
+                    conn.close()
+
+
+class _SharedAdvisoryLock:
+    _TAKE = text("SELECT pg_try_advisory_lock(:ns, :id)")
+    _DROP = text("SELECT pg_advisory_unlock(:ns, :id)")
+
+    def __init__(self, shared: SharedConnectionLocks, store_id: int):
+        self.shared = shared
+        self.key = {"ns": _PG_LOCK_NAMESPACE, "id": store_id}
+
+    def try_acquire(self) -> bool:
+        return bool(self.shared.execute(self._TAKE, self.key))
+
+    def release(self) -> None:
+        try:
+            self.shared.execute(self._DROP, self.key)
+        except Exception:  # noqa: BLE001 - the session ended, and its locks with it
+            pass
+
+    def holder(self) -> Holder | None:
+        return _AdvisoryLock(self.shared.engine, self.key["id"]).holder()
 
 
 class _FileLock:

@@ -41,7 +41,7 @@ from ordertools.amazon.client import AmazonClient, new_session
 from ordertools.db import Notification, OutboxEntry, Store, SyncRound, SyncRun, utcnow
 from ordertools.db import session as db_session
 from ordertools.db.engine import is_memory_sqlite
-from ordertools.db.locks import StoreBusy, store_lock
+from ordertools.db.locks import SharedConnectionLocks, StoreBusy, store_lock
 from ordertools.errors import ConfigurationError, OrdertoolsError
 from ordertools.fulfillment.outbox import OPEN_STATES, flush_outbox
 from ordertools.sync.report import SyncFailed, SyncReport, failed_because
@@ -180,8 +180,9 @@ class _RoundWork:
         self._sized: Engine | None = None
 
     def __enter__(self):
-        # A store's sync holds two connections (its lock's and its writer's) on PostgreSQL.
-        needed = 2 * self.jobs + 2
+        # On PostgreSQL: the round's writer, its locks' connection, and a worker sending a
+        # store's outbox; a few to spare.
+        needed = self.jobs + 4
         engine = self.engine
         if not is_memory_sqlite(engine.url) and engine.pool.size() < needed:
             engine = self._sized = db.connect(engine.url, connections=needed)
@@ -290,6 +291,7 @@ class _Workers:
             store, session=http, throttled_wait_limit=THROTTLED_WAIT_LIMIT
         )
         workers = min(self.jobs, total)
+        self.locks = SharedConnectionLocks(self.engine)
         try:
             # Leaving the writer writes what the workers handed it: every run is closed.
             with bar, stops.cooperatively(), RoundWriter(self.engine) as self.writer:
@@ -305,6 +307,7 @@ class _Workers:
                             bar.set_postfix_str(f"slowest {store} {took:.1f} s")
             stops.raise_if_requested()  # every worker stopped at a safe point: now stop
         finally:
+            self.locks.close()
             http.close()
 
     def _next(self) -> int | None:
@@ -325,7 +328,7 @@ class _Workers:
             name = self.stores.names[store_id]
             held = ExitStack()
             try:
-                held.enter_context(store_lock(self.engine, store_id, wait=False))
+                held.enter_context(store_lock(self.engine, store_id, shared=self.locks))
                 run = RunThrough(
                     self.writer,
                     self.engine,
