@@ -28,6 +28,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ordertools.db.checkpoints import background_checkpoints
 from ordertools.db.writer import writer_connection
@@ -44,6 +45,7 @@ BATCH_SECONDS = 0.02
 class _Work:
     work: Callable[[Connection], object]
     urgent: bool
+    may_fail: bool  # on its data (a page): in a savepoint, so that it costs only itself
     future: Future = field(default_factory=Future)
 
 
@@ -75,13 +77,13 @@ class RoundWriter(Writes):
     # -- Writes ------------------------------------------------------------------------------
 
     def soon(self, work) -> Future:
-        return self._hand(work, urgent=True)
+        return self._hand(work, urgent=True, may_fail=False)
 
-    def later(self, work) -> Future:
-        return self._hand(work, urgent=False)
+    def later(self, work, *, may_fail: bool = False) -> Future:
+        return self._hand(work, urgent=False, may_fail=may_fail)
 
-    def _hand(self, work, *, urgent: bool) -> Future:
-        item = _Work(work, urgent)
+    def _hand(self, work, *, urgent: bool, may_fail: bool) -> Future:
+        item = _Work(work, urgent, may_fail)
         with self._ready:
             if self._broken is not None or self._closed:
                 item.future.set_exception(self._broken or RuntimeError("the writer has ended"))
@@ -125,7 +127,12 @@ class RoundWriter(Writes):
             return bool(self._urgent)
 
     def _write(self, connection: Connection, first: _Work) -> None:
-        """One transaction: `first`, then what is waiting, each in a savepoint."""
+        """One transaction: `first`, then what is waiting.
+
+        Work that may fail on its data runs in a savepoint. The rest (the run records) can
+        fail only with the database (a lost connection, a full disk), which fails the whole
+        batch, as its commit would: a savepoint each (two statements, each a parse of its own
+        name) cost more than the record's own statements."""
         done: list[tuple[_Work, object, BaseException | None]] = []
         item: _Work | None = first
         started = time.perf_counter()
@@ -133,7 +140,8 @@ class RoundWriter(Writes):
             with connection.begin():
                 if connection.dialect.name == "sqlite":
                     # pysqlite begins only before a write, and a SAVEPOINT outside a
-                    # transaction would begin (and its release end) one of its own.
+                    # transaction would begin (and its release end) one of its own; taken
+                    # now, the write lock is not waited for in the middle of the batch.
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                 while item is not None:
                     done.append(self._one(connection, item))
@@ -158,13 +166,17 @@ class RoundWriter(Writes):
 
     @staticmethod
     def _one(connection: Connection, item: _Work):
-        savepoint = connection.begin_nested()
+        savepoint = connection.begin_nested() if item.may_fail else None
         try:
             result = item.work(connection)
         except Exception as exc:  # noqa: BLE001 - the work's own failure, handed to its waiter
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
+            elif isinstance(exc, DBAPIError):  # the database failed: the batch with it
+                raise
             return item, None, exc
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
         return item, result, None
 
 
