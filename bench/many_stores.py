@@ -13,6 +13,10 @@ from outside; its CPU is the process's user + system time. Printed per round:
 - calls per store (LWA token + searchOrders, counted by the emulator);
 - CPU per store (goal <= 5 ms for a quiet store).
 
+First, the floor this machine and emulator set in the same run: a bare client (requests, `jobs`
+threads, no order book, no retries) making the same two calls per store; its wall time against
+the same bound says how much of a round's ratio is the machine's, not the sync's.
+
 Rounds: a warm-up (each store's first sync, not timed), then `--repeats` quiet rounds (nothing
 new) and `--repeats` rounds after `--new-orders` new orders for every seller; each at each
 `--jobs`. With `--pg URL`, the quiet round again on PostgreSQL with 1, 2 and 3 runners started
@@ -35,9 +39,11 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -147,6 +153,35 @@ def timed_round(env, jobs: int, emu: EmulatorProcess, runners: int = 1) -> tuple
     return wall, cpu, emu.ask("calls") - calls
 
 
+def bare_round(emu: EmulatorProcess, jobs: int) -> float:
+    """Wall s of the two calls per store made by a bare client, no order book."""
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=jobs))
+
+    def one(seller) -> None:
+        refresh_token, marketplace_id = seller
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+        }
+        token = session.post(f"{emu.base_url}/auth/o2/token", data=form).json()["access_token"]
+        answer = session.get(
+            f"{emu.base_url}/orders/2026-01-01/orders",
+            params={"marketplaceIds": marketplace_id, "lastUpdatedAfter": "2026-01-01T00:00:00Z"},
+            headers={"x-amz-access-token": token},
+        )
+        answer.raise_for_status()
+        answer.json()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, emu.sellers))
+    session.close()
+    return time.perf_counter() - started
+
+
 def report(label: str, stores: int, jobs: int, latency: float, samples) -> None:
     wall = statistics.median(s[0] for s in samples)
     cpu = statistics.median(s[1] for s in samples)
@@ -183,6 +218,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             env = fill_book(f"sqlite:///{Path(folder) / 'book.db'}", emu)
             timed_round(env, max(jobs_list), emu)  # warm-up: every store's first sync
+            for jobs in jobs_list:
+                wall = statistics.median(bare_round(emu, jobs) for _ in range(args.repeats))
+                bound = args.stores * 2 * args.latency / jobs
+                print(
+                    f"{'bare client (floor)':<22} jobs {jobs:>3}: wall {wall:6.2f} s, "
+                    f"bound {bound:6.2f} s -> {wall / bound:4.2f} x (no order book, no process "
+                    "start)",
+                    flush=True,
+                )
             for jobs in jobs_list:
                 samples = [timed_round(env, jobs, emu) for _ in range(args.repeats)]
                 report("SQLite, quiet", args.stores, jobs, args.latency, samples)
