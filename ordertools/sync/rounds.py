@@ -3,7 +3,8 @@
 Amazon's usage plans are per seller account and application, so different stores can be read
 at the same time; what bounds a round is Amazon's latency, not our CPU. A round runs `jobs`
 stores at once, each with its own client (token cache, rate-limit buckets) over one shared
-pool of HTTP connections, and one store's failure never stops the others.
+pool of HTTP connections, and one store's failure never stops the others. The workers only
+talk to Amazon; one thread writes what they read (sync/round_writer.py).
 
 Several runners (processes, hosts: a Kubernetes CronJob with parallelism, Airflow tasks) may
 share a round on one PostgreSQL order book. There is no coordinator: each store's sync lock

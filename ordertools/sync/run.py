@@ -7,7 +7,8 @@ One store at a time, under the store's lock:
    minutes after it happens; asking for fresher data misses some).
 2. Page through `searchOrders`. Each page is one transaction: upsert the orders whose
    `lastUpdatedTime` is newer than what is stored, record status events, apply the rules (create,
-   cancel, complete local orders) and commit.
+   cancel, complete local orders) and commit. (In a round of `sync --all`, the round's writer
+   commits pages of several stores together, each page in a savepoint: still all or nothing.)
 3. Only when the whole window is done does the cursor move to the window's end.
 
 Why this survives `kill -9` at any point: a page is all or nothing, the cursor moves last, and
