@@ -25,8 +25,10 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +59,9 @@ from ordertools.sync.report import SyncReport, failed_because
 
 log = logging.getLogger(__name__)
 
+# Pages of one run handed to the round's writer and not yet written, at most (and the
+# client's prefetch holds up to PAGES_AHEAD more).
+PAGES_HANDED = 2
 INTERRUPTED = "interrupted: the sync process ended before the run finished; a later run resumed"
 STOPPED = "stopped (Ctrl-C or SIGTERM) before the window was read; the next run picks up"
 
@@ -456,13 +461,21 @@ class _Run:
         ):
             statistics = _Statistics(self.engine)
             written = 0  # pages with something to write
+            unwritten: deque[Future] = deque()  # handed to `writes`, perhaps not written yet
             for page in pages:
                 if page.orders or page.malformed:
                     writes.writing_pages(writing, written, self.engine)
                     written += 1
-                    writes.later(
-                        lambda connection, page=page: self.apply(connection, page), may_fail=True
+                    unwritten.append(
+                        writes.later(
+                            lambda connection, page=page: self.apply(connection, page),
+                            may_fail=True,
+                        )
                     )
+                    # Handed to another thread, pages wait for it in memory: a first sync of
+                    # a big store would hold its whole window there: at most PAGES_HANDED wait.
+                    while len(unwritten) > PAGES_HANDED:
+                        wait_for([unwritten.popleft()])
                     statistics.after(report.new)
                 if self.failure is not None:  # a page written by another thread failed
                     raise self.failure
