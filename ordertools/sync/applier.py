@@ -98,21 +98,36 @@ _STORED_VERSIONS = select(
 )
 
 
+class ImportRefused(Exception):
+    """The page's imports, made in one go without a savepoint (`PageApplier(careful=False)`),
+    were refused: the caller undoes the page and applies it again, carefully."""
+
+
 class PageApplier:
     """Applies one page inside one transaction (the caller commits).
 
     `found_by` names what found the page's orders when it was not the sync's window, e.g.
-    "reconciliation": the orders' notes and the ledger say so.
+    "reconciliation": the orders' notes and the ledger say so. `careful=False`: the page's
+    imports are made without a savepoint of their own, and if the database refuses one,
+    `ImportRefused` is raised for the caller to undo the page and apply it again carefully
+    (a savepoint is two statements, a sixth of a page of 5 new orders; refusals are rare).
     """
 
     def __init__(
-        self, session: Session, store: Store, report: SyncReport, *, found_by: str | None = None
+        self,
+        session: Session,
+        store: Store,
+        report: SyncReport,
+        *,
+        found_by: str | None = None,
+        careful: bool = True,
     ):
         self.session = session
         self.store = store
         self.report = report
         self.rules = StoreRules.of(store)
         self.found_by = found_by
+        self.careful = careful
 
     def apply(self, page: SearchPage) -> list[str]:
         """Apply the page; returns the ids of the orders it stored or changed (the rest were
@@ -330,6 +345,14 @@ class PageApplier:
             for o in orders
         ]
         taken = [numbers[o.order_id] for o in orders]
+        if not self.careful:
+            try:
+                local_orders.create_local_orders(
+                    self.session, self.store, new, numbers=taken, settle=False
+                )
+            except Exception as exc:
+                raise ImportRefused from exc
+            return
         try:
             with self.session.begin_nested():
                 local_orders.create_local_orders(

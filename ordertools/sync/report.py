@@ -58,6 +58,16 @@ class SyncReport:
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTS}
 
+    def mark(self) -> tuple:
+        """What the counts are now, for `back_to` (a page written again)."""
+        return (self.counts(), self.unchanged, len(self.failures), len(self.changes))
+
+    def back_to(self, mark: tuple) -> None:
+        counts, self.unchanged, failures, changes = mark
+        for name, value in counts.items():
+            setattr(self, name, value)
+        del self.failures[failures:], self.changes[changes:]
+
     def note_change(self, change: OrderChange) -> None:
         if self.keeps_changes:
             self.changes.append(change)

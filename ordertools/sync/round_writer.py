@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ordertools.db.checkpoints import background_checkpoints
 from ordertools.db.writer import writer_connection
-from ordertools.sync.run import Writes
+from ordertools.sync.run import WriteAgain, Writes
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,14 @@ class RoundWriter(Writes):
     def _one(connection: Connection, item: _Work):
         savepoint = connection.begin_nested() if item.may_fail else None
         try:
-            result = item.work(connection)
+            try:
+                result = item.work(connection)
+            except WriteAgain:  # what it wrote undone, once
+                if savepoint is None:
+                    raise
+                savepoint.rollback()
+                savepoint = connection.begin_nested()
+                result = item.work(connection)
         except Exception as exc:  # noqa: BLE001 - the work's own failure, handed to its waiter
             if savepoint is not None:
                 savepoint.rollback()

@@ -53,7 +53,7 @@ from ordertools.db.writer import writer_connection
 from ordertools.domain.stores import get_store
 from ordertools.errors import OrdertoolsError
 from ordertools.fulfillment.outbox import flush_outbox
-from ordertools.sync.applier import PageApplier
+from ordertools.sync.applier import ImportRefused, PageApplier
 from ordertools.sync.listen import liveness
 from ordertools.sync.report import SyncReport, failed_because
 
@@ -288,6 +288,11 @@ class _AmazonWaits:
         )
 
 
+class WriteAgain(Exception):
+    """Raised by work handed to `Writes` (`may_fail` work, or any `InlineWrites` work) to have
+    what it wrote undone and to be run once more."""
+
+
 class Writes:
     """Where a run's transactions go: on its own connection, one after another (`InlineWrites`,
     a `sync NAME`), or to the round's writer thread (`sync --all`, sync/round_writer.py).
@@ -320,8 +325,12 @@ class InlineWrites(Writes):
         self.connection = connection
 
     def now(self, work):
-        with self.connection.begin():
-            return work(self.connection)
+        try:
+            with self.connection.begin():
+                return work(self.connection)
+        except WriteAgain:
+            with self.connection.begin():
+                return work(self.connection)
 
     def later(self, work, *, may_fail: bool = False) -> Future:
         done = Future()  # already: what failed has been raised
@@ -354,6 +363,7 @@ class _Run:
     notified: bool | None = None  # whether the store ever had a notification; None: look
     failure: BaseException | None = None  # a page's, when it was written by another thread
     applied = 0  # pages written
+    careful = False  # pages' imports made in a savepoint (after the database refused one)
 
     def __init__(self, engine, store_id, client, clock, progress):
         self.engine = engine
@@ -501,9 +511,14 @@ class _Run:
                 store = self.store
                 if self.applied:
                     store = connection.execute(_STORE, {"b_store": self.store_id}).one()
-                PageApplier(session, store, self.report).apply(page)
+                mark = self.report.mark()
+                PageApplier(session, store, self.report, careful=self.careful).apply(page)
                 session.flush()
             self.applied += 1
+        except ImportRefused:  # written again with an import at a time, the culprit failing
+            self.report.back_to(mark)
+            self.careful = True
+            raise WriteAgain from None
         except BaseException as exc:
             self.failure = exc
             raise

@@ -18,7 +18,7 @@ from ordertools.amazon import connect
 from ordertools.amazon.client import FAST_RETRIES
 from ordertools.amazon.emulator import Emulator, EmulatorConfig
 from ordertools.cli import main
-from ordertools.db import AmazonOrderRow, Store, SyncRound, SyncRun
+from ordertools.db import AmazonOrderRow, LocalOrder, Store, SyncRound, SyncRun
 from ordertools.db import session as db_session
 from ordertools.db.locks import store_lock
 from ordertools.domain.stores import add_store
@@ -178,6 +178,43 @@ def test_a_store_whose_page_the_database_refuses_fails_alone(engine, stores, emu
     assert cursors.pop("shop-04") is None  # its window is read again next time
     assert None not in cursors.values()
     assert [o for *_, o in runs_in_every_round(engine, "shop-04")] == ["failed"]
+
+
+def test_an_import_the_database_refuses_in_a_round_costs_only_its_order(engine, stores, emulator):
+    refused, *fine = [emulator.world.add_order(created="-10m") for _ in range(3)]
+    if engine.dialect.name == "sqlite":
+        statements = [
+            "CREATE TRIGGER refuse_import BEFORE INSERT ON local_orders"
+            f" WHEN NEW.amazon_order_id = '{refused}'"
+            " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ]
+    else:
+        statements = [
+            "CREATE FUNCTION refuse_import() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.amazon_order_id = '{refused}' THEN RAISE EXCEPTION 'refused by the test';"
+            " END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_import BEFORE INSERT ON local_orders"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_import()",
+        ]
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    the_round = sync_round(engine, jobs=4, progress=False)
+    assert len(the_round.reports) == len(stores)
+    for report in the_round.reports:  # the store synced; its one order failed, with the reason
+        assert (report.outcome, report.new, report.imported, report.failed) == ("success", 3, 2, 1)
+        assert report.failures == [(refused, report.failures[0][1])]
+        assert "refused by the test" in report.failures[0][1]
+    with db_session(engine) as s:
+        rows = s.execute(select(AmazonOrderRow.amazon_order_id, AmazonOrderRow.note)).all()
+        locals_ = s.scalar(select(func.count(LocalOrder.id)))
+    assert len(rows) == 3 * len(stores)
+    assert locals_ == 2 * len(stores)  # the other two orders of every store were imported
+    for order_id, note in rows:
+        if order_id == refused:
+            assert "refused by the test" in note
+        else:
+            assert order_id in fine and "Imported" in note
 
 
 def runs_in_every_round(engine, store: str) -> list[tuple[str, str]]:
