@@ -372,6 +372,7 @@ class AmazonClient:
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
         prefetch: bool = True,
+        prefetch_first: bool = True,
         throttled_wait_limit: float | None = None,
     ):
         self.endpoint = (endpoint or endpoint_for(region)).rstrip("/")
@@ -398,6 +399,12 @@ class AmazonClient:
         # Two workers: one types a searchOrders page while the other fetches the next, and the
         # caller handles the one before (one request in flight at a time, as the pacing wants).
         self._prefetch = _DaemonThreads("sp-api-next-page") if prefetch else None
+        # False: the first page is fetched on the caller's thread, prefetch starting with the
+        # second. A round of `sync --all` has most stores on one page and its own thread per
+        # store already; handing each first page to a prefetch thread cost 0.5 ms of CPU a
+        # store (1.85 against 1.37 ms for a token and a page, measured alone). A stop then
+        # waits for that one request to be answered (bounded by the read timeout).
+        self._prefetch_first = prefetch_first
         self.buckets = {
             op: TokenBucket(rate, burst, clock)
             for op, (rate, burst) in {**DEFAULT_PLANS, **(plans or {})}.items()
@@ -497,8 +504,15 @@ class AmazonClient:
                     return
         stop = Event()
         window = Semaphore(PAGES_AHEAD)
-        ahead: Future | None = self._prefetch.submit(self._fetch_ahead, query, None, stop, window)
+        ahead: Future | None = None
         try:
+            if self._prefetch_first:
+                ahead = self._prefetch.submit(self._fetch_ahead, query, None, stop, window)
+            else:  # the first page here, the next one asked for before it is typed
+                raw_orders, token = self._fetch(query, None)
+                if token:
+                    ahead = self._prefetch.submit(self._fetch_ahead, query, token, stop, window)
+                yield type_orders(raw_orders, token)
             while ahead is not None:
                 page, ahead = _result_unless_stopped(ahead)
                 window.release()  # the caller has this page: one more may be fetched

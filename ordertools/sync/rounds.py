@@ -289,7 +289,7 @@ class _Workers:
         bar = tqdm(total=total, desc="sync --all", unit=" stores", disable=_disabled(self.progress))
         http = new_session(connections=self.jobs)
         self.connect_client = lambda store: connect.amazon_client(
-            store, session=http, throttled_wait_limit=THROTTLED_WAIT_LIMIT
+            store, session=http, throttled_wait_limit=THROTTLED_WAIT_LIMIT, prefetch_first=False
         )
         workers = min(self.jobs, total)
         self.locks = SharedConnectionLocks(self.engine)

@@ -125,11 +125,13 @@ def throttled_by(emu, operation: str) -> int:
 # -- paging -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prefetch", [True, False])
+@pytest.mark.parametrize(
+    "prefetch", [{}, {"prefetch": False}, {"prefetch_first": False}], ids=["ahead", "no", "2nd"]
+)
 @pytest.mark.parametrize("n", [0, 100, 250])
 def test_paging_sees_every_order_once_in_ceil_n_over_100_calls(emu, n, prefetch):
     emu.world.generate(n, seed=1)
-    client = make_client(emu, prefetch=prefetch)
+    client = make_client(emu, **prefetch)
     orders = all_orders(client)
     ids = [o.order_id for o in orders]
     assert len(ids) == len(set(ids)) == n
@@ -137,10 +139,11 @@ def test_paging_sees_every_order_once_in_ceil_n_over_100_calls(emu, n, prefetch)
     assert requests_to(emu, "searchOrders") == max(1, math.ceil(n / 100))
 
 
-def test_a_caller_slower_than_amazon_keeps_only_a_few_pages_waiting(emu):
+@pytest.mark.parametrize("first", [True, False], ids=["first-ahead", "first-here"])
+def test_a_caller_slower_than_amazon_keeps_only_a_few_pages_waiting(emu, first):
     # A sync writing its first page must not have the client pull the whole window into memory.
     emu.world.generate(100 * (PAGES_AHEAD + 10), seed=17)
-    client = make_client(emu)
+    client = make_client(emu, prefetch_first=first)
     pages = client.search_orders(marketplace_ids=[MARKETPLACE], created_after=SINCE)
     first = next(pages)
     time.sleep(1.0)  # ample time to fetch all 20 pages, were the client not held back
