@@ -24,7 +24,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection, Engine
@@ -185,13 +184,3 @@ class RoundWriter(Writes):
         if savepoint is not None:
             savepoint.commit()
         return item, result, None
-
-
-def released_after(future: Future, held: ExitStack, then: Callable[[Future], None]) -> None:
-    """Once `future` is done: release what `held` holds (the store's lock), then `then`."""
-
-    def done(finished: Future) -> None:
-        held.close()
-        then(finished)
-
-    future.add_done_callback(done)

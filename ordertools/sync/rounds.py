@@ -46,7 +46,7 @@ from ordertools.db.locks import SharedConnectionLocks, StoreBusy, store_lock
 from ordertools.errors import ConfigurationError, OrdertoolsError
 from ordertools.fulfillment.outbox import OPEN_STATES, flush_outbox
 from ordertools.sync.report import SyncFailed, SyncReport, failed_because
-from ordertools.sync.round_writer import RoundWriter, released_after
+from ordertools.sync.round_writer import RoundWriter
 from ordertools.sync.run import STOPPED, AlreadySynced, RunOf, RunThrough
 
 log = logging.getLogger(__name__)
@@ -316,12 +316,21 @@ class _Workers:
             return next(self._queue, None)
 
     def _work(self) -> None:
+        # Stores whose run is handed to the writer, their locks held until it is closed. The
+        # worker lets go of them itself (a file's truncation and close apiece, on SQLite),
+        # not the writer, whose thread is the round's busiest.
+        closing: list[tuple[Future, ExitStack]] = []
         # A store ahead: its run is recorded while Amazon answers for the current one.
         current = self._claim()
         while current is not None:
             ahead = None if stops.requested() else self._claim()
-            self._sync(*current)
+            if (handed := self._sync(*current)) is not None:
+                closing.append(handed)
+            closing = _release_closed(closing)
             current = ahead
+        for closed, held in closing:
+            wait([closed])
+            held.close()
 
     def _claim(self) -> tuple[int, ExitStack, RunThrough] | None:
         """The next store this runner can lock, its run being recorded; None when done."""
@@ -347,20 +356,24 @@ class _Workers:
             return store_id, held, run
         return None
 
-    def _sync(self, store_id: int, held: ExitStack, run: RunThrough) -> None:
-        """Read the store's window; its lock is held until its run is closed."""
+    def _sync(
+        self, store_id: int, held: ExitStack, run: RunThrough
+    ) -> tuple[Future, ExitStack] | None:
+        """Read the store's window; its lock is held until its run is closed. Returns the
+        future of the report and the held lock when the run is still the writer's to close."""
         name, started = self.stores.names[store_id], time.perf_counter()
         try:
             closed = run.abandon() if stops.requested() else run.read()
             if store_id not in self.stores.outbox_due:  # the next store meanwhile
-                released_after(closed, held, lambda f: self._done(f.result(), started))
-                return
+                closed.add_done_callback(lambda f: self._done(f.result(), started))
+                return closed, held
             report = closed.result()  # shipments out, still under the lock
             flush_outbox(self.engine, name, client=self.client, clock=self.clock)
         except BaseException as exc:  # noqa: BLE001 - one store's failure is its report
             report = _not_synced(name, exc)
         held.close()
         self._done(report, started)
+        return None
 
     def _done(self, report: SyncReport, started: float) -> None:
         took = time.perf_counter() - started
@@ -371,6 +384,17 @@ class _Workers:
                 self.round.reports.append(report)
                 self.slowest = max(self.slowest, (took, report.store))
             self.bar.update(1)
+
+
+def _release_closed(closing: list[tuple[Future, ExitStack]]) -> list[tuple[Future, ExitStack]]:
+    """Let go of the stores whose run is closed; the others, still held."""
+    held = []
+    for closed, lock in closing:
+        if closed.done():
+            lock.close()
+        else:
+            held.append((closed, lock))
+    return held
 
 
 def _not_synced(name: str, exc: BaseException) -> SyncReport:
