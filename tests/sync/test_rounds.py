@@ -132,28 +132,33 @@ def test_one_failing_store_never_stops_the_others(engine, stores, monkeypatch, f
     assert set(outcomes.values()) == {"success"} and len(outcomes) == 11
 
 
-def refuse_orders_of(engine, store: str) -> None:
-    """The database refuses every Amazon order of `store`, as a full disk or a constraint
-    would: its pages fail where the round writes them, beside the other stores' work."""
-    with db_session(engine) as s:
-        store_id = s.scalar(select(Store.id).where(Store.name == store))
+def database_refuses(engine, table: str, condition: str) -> None:
+    """The database refuses rows of `table` meeting `condition` (on NEW, the same SQL on both
+    backends), as a full disk or a constraint would."""
     if engine.dialect.name == "sqlite":
         statements = [
-            "CREATE TRIGGER refuse_orders BEFORE INSERT ON amazon_orders"
-            f" WHEN NEW.store_id = {store_id}"
+            f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {condition}"
             " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
         ]
     else:
         statements = [
-            "CREATE FUNCTION refuse_orders() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            f" IF NEW.store_id = {store_id} THEN RAISE EXCEPTION 'refused by the test';"
-            " END IF; RETURN NEW; END $$",
-            "CREATE TRIGGER refuse_orders BEFORE INSERT ON amazon_orders"
-            " FOR EACH ROW EXECUTE FUNCTION refuse_orders()",
+            f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF {condition} THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+            " RETURN NEW; END $$",
+            f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}"
+            f" FOR EACH ROW EXECUTE FUNCTION refuse_{table}()",
         ]
     with engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
+
+
+def refuse_orders_of(engine, store: str) -> None:
+    """Every Amazon order of `store` is refused: its pages fail where the round writes them,
+    beside the other stores' work."""
+    with db_session(engine) as s:
+        store_id = s.scalar(select(Store.id).where(Store.name == store))
+    database_refuses(engine, "amazon_orders", f"NEW.store_id = {store_id}")
 
 
 def test_a_store_whose_page_the_database_refuses_fails_alone(engine, stores, emulator):
@@ -182,23 +187,7 @@ def test_a_store_whose_page_the_database_refuses_fails_alone(engine, stores, emu
 
 def test_an_import_the_database_refuses_in_a_round_costs_only_its_order(engine, stores, emulator):
     refused, *fine = [emulator.world.add_order(created="-10m") for _ in range(3)]
-    if engine.dialect.name == "sqlite":
-        statements = [
-            "CREATE TRIGGER refuse_import BEFORE INSERT ON local_orders"
-            f" WHEN NEW.amazon_order_id = '{refused}'"
-            " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-        ]
-    else:
-        statements = [
-            "CREATE FUNCTION refuse_import() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            f" IF NEW.amazon_order_id = '{refused}' THEN RAISE EXCEPTION 'refused by the test';"
-            " END IF; RETURN NEW; END $$",
-            "CREATE TRIGGER refuse_import BEFORE INSERT ON local_orders"
-            " FOR EACH ROW EXECUTE FUNCTION refuse_import()",
-        ]
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
+    database_refuses(engine, "local_orders", f"NEW.amazon_order_id = '{refused}'")
     the_round = sync_round(engine, jobs=4, progress=False)
     assert len(the_round.reports) == len(stores)
     for report in the_round.reports:  # the store synced; its one order failed, with the reason
