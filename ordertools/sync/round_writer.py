@@ -8,12 +8,13 @@ with 5 new orders each (bench/many_stores.py, `--jobs 16`), a page's transaction
 record; the round took 1.6 x its latency bound.
 
 Here the workers only talk to Amazon. One thread writes, back to back, what they hand it,
-batching what is waiting into one transaction: each piece of work in a savepoint of its own,
-so a store's failure costs only its own work. A worker waits for its run to be recorded (`now`:
-that is what keeps two runners off one store in a round), not for its pages and the run's
-close (`later`): it takes the next store meanwhile, and its store's lock is released once
-the run is closed. On PostgreSQL the batches also save a commit, and its WAL flush, per
-run record.
+batching what is waiting into one transaction, each page in a savepoint of its own, so a
+store's bad page costs only that store. A worker does not wait for its pages and its run's
+close (`later`): it takes the next store meanwhile, and lets go of the store's lock once the
+run is closed. It does wait for its run to be recorded (`soon`, then `now`: that record is
+what keeps two runners off one store in a round), asked for while Amazon answers for the
+store before, and the writer takes such work first. On PostgreSQL the batches also save a
+commit, and its WAL flush, per run record.
 """
 
 from __future__ import annotations
