@@ -626,7 +626,7 @@ CLI_PARTS = (
         "ordertools/domain/local_orders.py",
         "new_local_order",
     ),
-    ("run record, cursor (_Run._finish)", "ordertools/sync/run.py", "_finish"),
+    ("run record, cursor (_Run.finish)", "ordertools/sync/run.py", "finish"),
     ("flush_outbox after the sync", "ordertools/fulfillment/outbox.py", "flush_outbox"),
 )
 

@@ -144,8 +144,8 @@ def _lock_for(engine: Engine, store_id: int) -> _Lock:
 @functools.lru_cache(maxsize=16)
 def _database_file(url: str, cwd: str) -> str | None:
     """The SQLite file's resolved path, worked out once per order book: a round of
-    `sync --all` locks every store, and resolving the path took a third of each lock's
-    0.3 ms."""
+    `sync --all` locks every store, and resolving the path took 0.1 ms of the 0.27 ms of
+    CPU each lock and release cost."""
     database = sqlite_file(make_url(url))
     return None if database is None else str(database.resolve())
 

@@ -100,10 +100,16 @@ def sync_locked(
     `run_of` names the round and runner the run record belongs to (`sync --all`);
     `connect_client` makes the store's client when no `client` is given; `notified` says
     whether the store ever received a notification (None: look it up)."""
-    run = _Run(engine, store_id, client, clock or (lambda: datetime.now(UTC)), progress)
-    run.run_of = run_of or RunOf()
-    run.connect_client = connect_client or connect.amazon_client
-    run.notified = notified
+    run = _Run(
+        engine,
+        store_id,
+        client,
+        clock,
+        progress,
+        run_of=run_of,
+        connect_client=connect_client,
+        notified=notified,
+    )
     report = run.run()
     if flush:
         flush_outbox(engine, report.store, client=client, clock=clock)  # shipments out
@@ -131,13 +137,19 @@ class RunThrough:
         connect_client: Callable[[Store], AmazonClient] | None = None,
         notified: bool | None = None,
     ):
-        clock = clock or (lambda: datetime.now(UTC))
-        run = self._run = _Run(engine, store_id, client, clock, False)
-        run.run_of = run_of or RunOf()
-        run.connect_client = connect_client or connect.amazon_client
-        run.notified = notified
+        run = self._run = _Run(
+            engine,
+            store_id,
+            client,
+            clock,
+            False,
+            run_of=run_of,
+            connect_client=connect_client,
+            notified=notified,
+        )
         self.writes = writes
         self.opened = writes.soon(run.open)
+        self._raised: BaseException | None = None  # what reading the window raised
 
     def read(self) -> Future:
         """Read the window. Raises what recording the run raised (`AlreadySynced`); what
@@ -147,8 +159,7 @@ class RunThrough:
         try:
             run.read(self.writes)
         except BaseException as exc:  # noqa: BLE001 - recorded in the report by `read`
-            if not isinstance(exc, OrdertoolsError | KeyboardInterrupt):
-                log.error("store %s: the sync failed unexpectedly", run.report.store, exc_info=exc)
+            self._raised = exc
         return self._report()
 
     def abandon(self) -> Future:
@@ -166,9 +177,10 @@ class RunThrough:
             if (error := finished.exception()) is not None:  # the run's close was not written
                 run.report.outcome = "failed"
                 run.report.error, _ = failed_because(error, STOPPED)
-            elif run.failure is not None and not isinstance(run.failure, OrdertoolsError):
-                store = run.report.store
-                log.error("store %s: the sync failed unexpectedly", store, exc_info=run.failure)
+            # Once, whichever thread met it: a page's failure is raised in the worker too.
+            bug = run.failure or self._raised
+            if bug is not None and not isinstance(bug, OrdertoolsError | KeyboardInterrupt):
+                log.error("store %s: the sync failed unexpectedly", run.report.store, exc_info=bug)
             report.set_result(run.report)
 
         run.finished.add_done_callback(closed)
@@ -358,19 +370,21 @@ class _Run:
     thread) start with the first page that has orders, and the second.
     """
 
-    run_of = RunOf()
-    connect_client: Callable[[Store], AmazonClient] = staticmethod(connect.amazon_client)
-    notified: bool | None = None  # whether the store ever had a notification; None: look
     failure: BaseException | None = None  # a page's, when it was written by another thread
     applied = 0  # pages written
     careful = False  # pages' imports made in a savepoint (after the database refused one)
 
-    def __init__(self, engine, store_id, client, clock, progress):
+    def __init__(
+        self, engine, store_id, client, clock, progress, *, run_of, connect_client, notified
+    ):
         self.engine = engine
         self.store_id = store_id
         self.client = client
-        self.clock = clock
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.progress = progress
+        self.run_of = run_of or RunOf()
+        self.connect_client = connect_client or connect.amazon_client
+        self.notified = notified  # whether the store ever had a notification; None: look
         self.report = SyncReport(store="")
         self.cursor = None
 
@@ -469,12 +483,13 @@ class _Run:
             stops.cooperatively(),  # a stop ends the waits for Amazon, then the loop, below
             ExitStack() as writing,
         ):
-            statistics = _Statistics(self.engine)
+            statistics = None
             written = 0  # pages with something to write
             unwritten: deque[Future] = deque()  # handed to `writes`, perhaps not written yet
             for page in pages:
                 if page.orders or page.malformed:
                     writes.writing_pages(writing, written, self.engine)
+                    statistics = statistics or _Statistics(self.engine)
                     written += 1
                     unwritten.append(
                         writes.later(
